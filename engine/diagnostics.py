@@ -1,0 +1,145 @@
+"""Diagnostics: located, coded problems found in rule files and facts files.
+
+Every problem the engine can report has a stable code registered in ``CODES``; a
+diagnostic prints as ``path:line:col: CODE message`` (flake8's format), and all of
+them are collected and reported together, sorted by location.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# code -> (severity, one-line meaning). docs/diagnostics.md is written from this table.
+CODES: dict[str, tuple[Severity, str]] = {
+    # reading files
+    "BD001": (Severity.ERROR, "file cannot be read"),
+    "BD002": (Severity.ERROR, "YAML or JSON syntax error"),
+    "BD003": (Severity.ERROR, "duplicate key in a mapping"),
+    "BD004": (Severity.ERROR, "unsupported YAML tag (no Python or custom tags)"),
+    "BD005": (Severity.ERROR, "file is empty"),
+    "BD006": (Severity.ERROR, "more than one YAML document in a file"),
+    "BD007": (Severity.ERROR, "mapping key is not a plain string"),
+    "BD008": (Severity.ERROR, "path is neither a facts file nor a folder of them"),
+    # document structure (JSON Schema)
+    "BD101": (Severity.ERROR, "document does not match its schema"),
+    "BD102": (Severity.ERROR, "a condition node must have exactly one kind"),
+    # knowledge base semantics
+    "BD201": (Severity.ERROR, "unknown fact name"),
+    "BD202": (Severity.ERROR, "unknown conclusion"),
+    "BD203": (Severity.ERROR, "duplicate id"),
+    "BD204": (Severity.ERROR, "operator does not apply to the fact's type"),
+    "BD205": (Severity.ERROR, "comparison value does not fit the fact's type"),
+    "BD206": (Severity.ERROR, "value not among the fact's allowed values"),
+    "BD207": (Severity.ERROR, "cycle among derived conclusions"),
+    "BD208": (Severity.ERROR, "at_least asks for more children than it has, or for none"),
+    "BD209": (Severity.ERROR, "citation names an unknown source"),
+    "BD210": (Severity.ERROR, "a badge may not be used as a derived conclusion"),
+    "BD211": (Severity.ERROR, "comparison value outside the fact's range"),
+    "BD212": (Severity.ERROR, "pack, conclusion or fact missing from the knowledge base"),
+    "BD213": (Severity.ERROR, "file name does not match the id inside it"),
+    "BD214": (Severity.ERROR, "other_fact must have the same type as fact"),
+    "BD215": (Severity.ERROR, "fact schema declares a fact twice or is inconsistent"),
+    "BD251": (Severity.WARNING, "missing citation"),
+    # facts files
+    "BD301": (Severity.ERROR, "unknown fact name in facts file"),
+    "BD302": (Severity.ERROR, "fact value has the wrong type"),
+    "BD303": (Severity.ERROR, "fact value out of range"),
+    "BD304": (Severity.ERROR, "fact value not allowed"),
+    "BD305": (Severity.ERROR, "invalid date"),
+    "BD306": (Severity.ERROR, "no pack evaluates this kind of entity"),
+    "BD307": (Severity.ERROR, "two entities share one id"),
+    # rule tests
+    "BD401": (Severity.ERROR, "rule test names an unknown conclusion or node"),
+    "BD402": (Severity.ERROR, "rule test expectation does not fit the conclusion"),
+    # command line
+    "BD501": (Severity.ERROR, "unknown badge or conclusion"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a source file; line and column are 1-based (0 when unknown)."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: where, which code, what is wrong, and what might fix it."""
+
+    location: Location
+    code: str
+    message: str
+    suggestion: str | None = None
+    subject: str | None = None  # the rule or entity id concerned, when there is one
+    severity: Severity = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unregistered diagnostic code {self.code}")
+        object.__setattr__(self, "severity", CODES[self.code][0])
+
+    def format(self) -> str:
+        text = f"{self.location}: {self.code} {self.message}"
+        if self.suggestion:
+            text += f" (did you mean '{self.suggestion}'?)"
+        return text
+
+    def sort_key(self) -> tuple:
+        return (self.location.path, self.location.line, self.location.col, self.code, self.message)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.location.path,
+            "line": self.location.line,
+            "col": self.location.col,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "subject": self.subject,
+        }
+
+
+class InvalidInput(Exception):
+    """Raised with every diagnostic found when input cannot be used."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class Collector:
+    """Accumulates diagnostics; ``raise_if_errors`` stops once a stage is done."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def add(self, location: Location, code: str, message: str, **extra) -> None:
+        self.items.append(Diagnostic(location, code, message, **extra))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.items)
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    """The closest candidate to a misspelt name, if any is close enough."""
+    found = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None

@@ -1,0 +1,170 @@
+"""Read facts files (one entity each, YAML or JSON) and check them against the fact schema."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from . import model as m
+from .diagnostics import Collector, InvalidInput, Location, did_you_mean
+from .source import Document, read_document
+from .validation import check_schema
+
+FACTS_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def facts_paths(paths: Iterable[str | Path], collector: Collector) -> list[Path]:
+    """Expand files and folders (their facts files, sorted) into a list of files."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix in FACTS_SUFFIXES and p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            collector.add(Location(str(path)), "BD008", "no such file or folder")
+    return found
+
+
+def load_entities(paths: Iterable[str | Path], kb: m.KnowledgeBase) -> list[m.Entity]:
+    """Load every facts file under ``paths``; raise InvalidInput with all problems found."""
+    collector = Collector()
+    entities = []
+    for path in facts_paths(paths, collector):
+        entity = load_entity(path, kb, collector)
+        if entity is not None:
+            entities.append(entity)
+    seen: dict[tuple, str] = {}
+    for entity in entities:
+        key = (entity.kind, entity.id)
+        if key in seen:
+            collector.add(Location(entity.source, 1, 1), "BD307",
+                          f"entity id '{entity.id}' is also used by {seen[key]}")
+        seen.setdefault(key, entity.source)
+    collector.raise_if_errors()
+    return entities
+
+
+def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    document = read_document(path, collector)
+    if document is None or not check_schema(document, "facts", collector):
+        return None
+    data = document.data
+    schema = fact_schema_for(kb, data["kind"])
+    if not schema:
+        kinds = sorted({p.entity for p in kb.packs.values()})
+        collector.add(document.at(("kind",)), "BD306", f"no pack evaluates entities of kind '{data['kind']}'",
+                      suggestion=did_you_mean(data["kind"], kinds))
+        return None
+    facts = read_facts(document, ("facts",), schema, collector)
+    if facts is None:
+        return None
+    return m.Entity(kind=data["kind"], id=str(data["id"]), name=data["name"],
+                    description=data.get("description"), source=str(path), facts=m.frozen_map(facts))
+
+
+def fact_schema_for(kb: m.KnowledgeBase, kind: str) -> dict[str, m.FactSpec]:
+    schema: dict[str, m.FactSpec] = {}
+    for pack in kb.packs_for(kind):
+        schema.update(pack.facts)
+    return schema
+
+
+def read_facts(document: Document, path: tuple, schema: Mapping[str, m.FactSpec],
+               collector: Collector) -> dict[str, m.FactValue] | None:
+    """Check and normalise the facts mapping at ``path`` of ``document``."""
+    before = len(collector.errors)
+    raw = document.data
+    for key in path:
+        raw = raw[key]
+    facts: dict[str, m.FactValue] = {}
+    for name, given in raw.items():
+        spec = schema.get(name)
+        if spec is None:
+            collector.add(document.at(path + (name,), key=True), "BD301", f"unknown fact '{name}'",
+                          suggestion=did_you_mean(name, schema))
+            continue
+        if isinstance(given, dict):
+            value, value_path = given["value"], path + (name, "value")
+            evidence = m.Evidence(given.get("source"), given.get("as_of"), given.get("reference"), given.get("note"))
+            if evidence.as_of is not None:
+                _check_date(evidence.as_of, document.at(path + (name, "as_of")), collector)
+        else:
+            value, value_path = given, path + (name,)
+            evidence = m.Evidence()
+        normal = normalise(value, spec, document.at(value_path), collector)
+        if normal is not None:
+            facts[name] = m.FactValue(name, normal, evidence, document.at(value_path))
+    return None if len(collector.errors) > before else facts
+
+
+def _check_date(text: str, where: Location, collector: Collector) -> bool:
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        collector.add(where, "BD305", f"'{text}' is not a real date (use YYYY-MM-DD)")
+        return False
+
+
+def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
+    """The value in the fact's type (float, int, bool, str or tuple), or None after a diagnostic."""
+    kind = spec.type
+    if kind in ("number", "integer", "percentage"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = ""
+            if kind == "percentage" and isinstance(value, str) and value.strip().endswith("%"):
+                try:
+                    hint = f"; write {float(value.strip()[:-1]) / 100:g} for {value.strip()}"
+                except ValueError:
+                    pass
+            collector.add(where, "BD302", f"'{spec.name}' must be a number, found {value!r}{hint}")
+            return None
+        if value != value or value in (float("inf"), float("-inf")):
+            collector.add(where, "BD302", f"'{spec.name}' must be a finite number")
+            return None
+        if kind == "integer" and value != int(value):
+            collector.add(where, "BD302", f"'{spec.name}' must be a whole number, found {value}")
+            return None
+        if spec.range:
+            low, high = spec.range
+            if (low is not None and value < low) or (high is not None and value > high):
+                hint = "; percentages are shares from 0 to 1 (write 0.45 for 45%)" if kind == "percentage" else ""
+                collector.add(where, "BD303", f"'{spec.name}' is {value:g}, outside "
+                              f"[{'-∞' if low is None else f'{low:g}'}, {'∞' if high is None else f'{high:g}'}]{hint}")
+                return None
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            collector.add(where, "BD302", f"'{spec.name}' must be true or false, found {value!r}")
+            return None
+        return value
+    if kind == "enum":
+        if not isinstance(value, str) or value not in spec.values:
+            collector.add(where, "BD304", f"'{spec.name}' cannot be {value!r}; allowed: {', '.join(spec.values)}",
+                          suggestion=did_you_mean(str(value), spec.values))
+            return None
+        return value
+    if kind == "enum_list":
+        if not isinstance(value, list):
+            collector.add(where, "BD302", f"'{spec.name}' must be a list of values, found {value!r}")
+            return None
+        bad = [v for v in value if not isinstance(v, str) or v not in spec.values]
+        for v in bad:
+            collector.add(where, "BD304", f"'{spec.name}' cannot include {v!r}; allowed: {', '.join(spec.values)}",
+                          suggestion=did_you_mean(str(v), spec.values))
+        if len(set(map(str, value))) != len(value):
+            collector.add(where, "BD304", f"'{spec.name}' lists a value twice")
+            return None
+        return None if bad else tuple(value)
+    if kind == "date":
+        if not isinstance(value, str) or not _check_date(value, where, collector):
+            if not isinstance(value, str):
+                collector.add(where, "BD305", f"'{spec.name}' must be a date like 2024-06-30")
+            return None
+        return value
+    if not isinstance(value, str):
+        collector.add(where, "BD302", f"'{spec.name}' must be text, found {value!r}")
+        return None
+    return value

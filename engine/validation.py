@@ -1,0 +1,89 @@
+"""Check a parsed document against its JSON Schema, reporting located, readable problems."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jsonschema import Draft202012Validator
+
+from .diagnostics import Collector, did_you_mean
+from .source import Document
+
+_TYPE_WORDS = {
+    "object": "a mapping", "array": "a list", "string": "text", "number": "a number",
+    "integer": "a whole number", "boolean": "true or false", "null": "nothing",
+}
+
+
+@lru_cache(maxsize=None)
+def _validator(schema_name: str) -> Draft202012Validator:
+    from .schemas import ALL
+
+    return Draft202012Validator(ALL[schema_name])
+
+
+def _found(value) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing"
+
+
+def _expected(types) -> str:
+    types = [types] if isinstance(types, str) else list(types)
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+
+
+def check_schema(document: Document, schema_name: str, collector: Collector) -> bool:
+    """Report every schema violation in ``document``; True when there were none."""
+    errors = sorted(_validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path)))
+    for error in errors:
+        _report(document, error, collector)
+    return not errors
+
+
+def _report(document: Document, error, collector: Collector) -> None:
+    path = tuple(error.absolute_path)
+    where = document.at(path)
+    kind = error.validator
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        for key in missing:
+            collector.add(where, "BD101", f"missing required key '{key}'")
+    elif kind == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        for key in sorted(set(error.instance) - set(allowed)):
+            collector.add(
+                document.at(path + (key,), key=True), "BD101", f"unknown key '{key}'",
+                suggestion=did_you_mean(key, allowed),
+            )
+    elif kind == "enum":
+        options = ", ".join(str(v) for v in error.validator_value)
+        suggestion = did_you_mean(error.instance, [str(v) for v in error.validator_value]) \
+            if isinstance(error.instance, str) else None
+        collector.add(where, "BD101", f"{_found(error.instance)} is not allowed here; use one of: {options}",
+                      suggestion=suggestion)
+    elif kind == "type":
+        collector.add(where, "BD101", f"expected {_expected(error.validator_value)}, found {_found(error.instance)}")
+    elif kind == "pattern":
+        hint = error.schema.get("description", f"pattern {error.validator_value}")
+        collector.add(where, "BD101", f"{_found(error.instance)} is not valid here: expected {hint}")
+    elif kind in ("anyOf", "oneOf") and isinstance(error.instance, dict):
+        # a mapping given where a mapping branch exists: report that branch's problems
+        for sub in error.context:
+            if "object" in str(sub.schema.get("type", "")) or sub.validator != "type":
+                _report(document, sub, collector)
+    elif kind in ("anyOf", "oneOf"):
+        collector.add(where, "BD101", f"{_found(error.instance)} is not a valid value here")
+    elif kind == "minItems":
+        collector.add(where, "BD101", f"needs at least {error.validator_value} item(s)")
+    elif kind == "uniqueItems":
+        collector.add(where, "BD101", "items must not repeat")
+    else:
+        collector.add(where, "BD101", error.message)

@@ -1,0 +1,4 @@
+"""The explanation trail of a decision and its renderers (terminal tree, JSON, Markdown)."""
+from .trail import ConclusionTrail, FactRead, RuleRef, TrailNode, Truth, deciding_ids, unknown_facts
+
+__all__ = ["ConclusionTrail", "FactRead", "RuleRef", "TrailNode", "Truth", "deciding_ids", "unknown_facts"]

@@ -1,0 +1,239 @@
+"""The explanation trail: one immutable tree per decision, mirroring the condition tree.
+
+The trail is built by evaluating the rule's condition tree in three-valued logic,
+recording at each leaf the fact values read, the operator and the threshold, and at
+each inner node which children decided its value. The engine checks that this
+evaluation agrees with the decision durable_rules made.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Mapping
+
+from engine import model as m
+
+
+class Truth(str, Enum):
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+
+
+OUTCOMES = {
+    m.BADGE: {Truth.TRUE: "granted", Truth.FALSE: "not_granted", Truth.UNKNOWN: "undetermined"},
+    m.DERIVED: {Truth.TRUE: "holds", Truth.FALSE: "does_not_hold", Truth.UNKNOWN: "undetermined"},
+}
+
+
+def outcome_of(kind: str, value: Truth) -> str:
+    return OUTCOMES[kind][value]
+
+
+@dataclass(frozen=True)
+class FactRead:
+    """A fact as a condition read it: its value (None when unknown) and evidence."""
+
+    name: str
+    known: bool
+    value: Any = None
+    unit: str | None = None
+    evidence: m.Evidence | None = None
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    id: str
+    version: str
+    file: str
+    line: int
+    effective: str
+    owner: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class TrailNode:
+    """One evaluated condition node."""
+
+    id: str
+    kind: str  # all | any | not | at_least | conclusion | compare
+    description: str
+    cite: m.Citation | None
+    value: Truth
+    deciding: bool  # among the conditions that decided its parent's value
+    children: tuple["TrailNode", ...] = ()
+    count: int | None = None  # at_least
+    fact: FactRead | None = None  # compare
+    op: str | None = None
+    threshold: Any = None
+    other: FactRead | None = None  # compare with another fact
+    conclusion: "ConclusionTrail | None" = None  # a derived conclusion's own trail
+
+
+@dataclass(frozen=True)
+class ConclusionTrail:
+    """Why one conclusion came out as it did, for one entity."""
+
+    conclusion: str
+    name: str
+    kind: str
+    value: Truth
+    outcome: str
+    description: str
+    rule: RuleRef
+    cite: m.Citation | None
+    root: TrailNode
+
+
+def deciding_children(kind: str, value: Truth, children: list[TrailNode]) -> set[int]:
+    """Indexes of the children that decided a node's value."""
+    if kind == "not":
+        return {0}
+    # all / any / at_least: the children that share the node's value decided it
+    # (a false `all` by its false children, an unknown one by its unknown children).
+    return {i for i, c in enumerate(children) if c.value is value}
+
+
+def combine(kind: str, values: list[Truth], count: int | None = None) -> Truth:
+    trues = sum(v is Truth.TRUE for v in values)
+    falses = sum(v is Truth.FALSE for v in values)
+    if kind == "all":
+        return Truth.FALSE if falses else Truth.TRUE if trues == len(values) else Truth.UNKNOWN
+    if kind == "any":
+        return Truth.TRUE if trues else Truth.FALSE if falses == len(values) else Truth.UNKNOWN
+    if kind == "at_least":
+        if trues >= count:
+            return Truth.TRUE
+        return Truth.FALSE if falses > len(values) - count else Truth.UNKNOWN
+    if kind == "not":
+        return {Truth.TRUE: Truth.FALSE, Truth.FALSE: Truth.TRUE, Truth.UNKNOWN: Truth.UNKNOWN}[values[0]]
+    raise ValueError(kind)
+
+
+def compare(op: str, value: Any, threshold: Any) -> bool:
+    """Apply a (validated, normalised) comparison to a known value."""
+    if op == "at_least":
+        return value >= threshold
+    if op == "more_than":
+        return value > threshold
+    if op == "at_most":
+        return value <= threshold
+    if op == "less_than":
+        return value < threshold
+    if op in ("equals", "is"):
+        return value == threshold
+    if op in ("not_equals", "is_not"):
+        return value != threshold
+    if op == "one_of":
+        return value in threshold
+    if op == "not_one_of":
+        return value not in threshold
+    if op == "includes":
+        return threshold in value
+    if op == "excludes":
+        return threshold not in value
+    if op == "includes_any":
+        return any(v in value for v in threshold)
+    if op == "includes_all":
+        return all(v in value for v in threshold)
+    if op == "includes_none":
+        return not any(v in value for v in threshold)
+    raise ValueError(op)
+
+
+class TrailBuilder:
+    """Evaluates conclusions for one entity, memoising derived conclusions."""
+
+    def __init__(self, entity: m.Entity, conclusions: Mapping[str, m.Conclusion],
+                 facts: Mapping[str, m.FactSpec]):
+        self.entity = entity
+        self.conclusions = conclusions
+        self.facts = facts
+        self._done: dict[str, ConclusionTrail] = {}
+
+    def trail(self, conclusion_id: str) -> ConclusionTrail:
+        if conclusion_id not in self._done:
+            c = self.conclusions[conclusion_id]
+            root = self.node(c.condition, deciding=True)
+            self._done[conclusion_id] = ConclusionTrail(
+                conclusion=c.id, name=c.name, kind=c.kind, value=root.value,
+                outcome=outcome_of(c.kind, root.value), description=c.description,
+                rule=RuleRef(c.id, c.version, c.file, c.line, c.effective, c.owner, c.sha256),
+                cite=c.cite, root=root,
+            )
+        return self._done[conclusion_id]
+
+    def read(self, name: str) -> FactRead:
+        fact = self.entity.facts.get(name)
+        unit = self.facts[name].unit
+        if fact is None:
+            return FactRead(name, known=False, unit=unit)
+        return FactRead(name, known=True, value=fact.value, unit=unit, evidence=fact.evidence)
+
+    def node(self, node: m.Condition, deciding: bool) -> TrailNode:
+        common = dict(id=node.id, description=node.description, cite=node.cite, deciding=deciding)
+        if isinstance(node, m.Comparison):
+            read = self.read(node.fact)
+            other = self.read(node.other_fact) if node.other_fact else None
+            threshold = other.value if other else node.value
+            if not read.known or (other is not None and not other.known):
+                value = Truth.UNKNOWN
+            else:
+                value = Truth.TRUE if compare(node.op, read.value, threshold) else Truth.FALSE
+            return TrailNode(kind="compare", value=value, fact=read, op=node.op,
+                             threshold=None if other else node.value, other=other, **common)
+        if isinstance(node, m.ConclusionRef):
+            sub = self.trail(node.conclusion)
+            return TrailNode(kind="conclusion", value=sub.value, conclusion=sub, **common)
+        kind, count = _KINDS[type(node)], getattr(node, "count", None)
+        first = [self.node(child, deciding=False) for child in m.children_of(node)]
+        value = combine(kind, [c.value for c in first], count)
+        chosen = deciding_children(kind, value, first)
+        children = tuple(
+            _with_deciding(child, i in chosen) for i, child in enumerate(first)
+        )
+        return TrailNode(kind=kind, value=value, children=children, count=count, **common)
+
+
+_KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
+
+
+def _with_deciding(node: TrailNode, deciding: bool) -> TrailNode:
+    from dataclasses import replace
+
+    return node if node.deciding == deciding else replace(node, deciding=deciding)
+
+
+def deciding_ids(trail: ConclusionTrail) -> set[str]:
+    """Ids of every node on a deciding path, through derived conclusions too."""
+    found: set[str] = set()
+
+    def visit(node: TrailNode) -> None:
+        found.add(node.id)
+        if node.conclusion is not None:
+            visit(node.conclusion.root)
+        for child in node.children:
+            if child.deciding:
+                visit(child)
+
+    visit(trail.root)
+    return found
+
+
+def unknown_facts(trail: ConclusionTrail) -> list[str]:
+    """Unknown facts on the deciding paths, in tree order: what would decide it."""
+    names: list[str] = []
+
+    def visit(node: TrailNode) -> None:
+        for read in (node.fact, node.other):
+            if read is not None and not read.known and read.name not in names:
+                names.append(read.name)
+        if node.conclusion is not None:
+            visit(node.conclusion.root)
+        for child in node.children:
+            if child.deciding:
+                visit(child)
+
+    visit(trail.root)
+    return names
