@@ -35,6 +35,7 @@ class FactRead:
     """A fact as a condition read it: its value (None when unknown) and evidence."""
 
     name: str
+    type: str
     known: bool
     value: Any = None
     unit: str | None = None
@@ -166,10 +167,10 @@ class TrailBuilder:
 
     def read(self, name: str) -> FactRead:
         fact = self.entity.facts.get(name)
-        unit = self.facts[name].unit
+        spec = self.facts[name]
         if fact is None:
-            return FactRead(name, known=False, unit=unit)
-        return FactRead(name, known=True, value=fact.value, unit=unit, evidence=fact.evidence)
+            return FactRead(name, spec.type, known=False, unit=spec.unit)
+        return FactRead(name, spec.type, known=True, value=fact.value, unit=spec.unit, evidence=fact.evidence)
 
     def node(self, node: m.Condition, deciding: bool) -> TrailNode:
         common = dict(id=node.id, description=node.description, cite=node.cite, deciding=deciding)
