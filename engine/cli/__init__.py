@@ -1,0 +1,73 @@
+"""The ``badges`` command line.
+
+Exit status: 0 success (whatever the outcomes), 1 invalid input or rule base (or a
+failing rule test), 2 usage error, 3 internal error. Output is built in full before
+anything is written, so a failure never leaves half a report.
+
+Each command is a module with ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> (output, status)``; ``COMMANDS`` lists them in the order ``--help`` shows.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, UsageError
+
+# command name -> module under engine.cli
+COMMANDS = {
+    "evaluate": "evaluate",
+    "why": "why",
+    "check": "check",
+    "test": "ruletest",
+}
+
+
+def _module(command: str):
+    return importlib.import_module(f"{__name__}.{COMMANDS[command]}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="badges",
+        description="Decide Kiva Social Performance Badges from partner facts, and explain why.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _module(name)
+        module.add_arguments(commands.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+    from engine.diagnostics import InvalidInput
+
+    try:
+        output, status = _module(args.command).run(args)
+    except InvalidInput as error:
+        sys.stderr.write("".join(d.format() + "\n" for d in error.diagnostics))
+        return EXIT_INVALID
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"badges {args.command}: error: {error}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("badges: interrupted\n")
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if args.debug:
+            raise
+        sys.stderr.write(f"badges: internal error: {type(error).__name__}: {error}\n"
+                         "This is a defect in badges, not in your input. Run again with --debug for details.\n")
+        return EXIT_INTERNAL
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""What every ``badges`` command shares: exit codes, the knowledge base to use, the console."""
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+KB_HELP = "knowledge base folder (default: the bundled one)"
+
+
+class UsageError(Exception):
+    """The command line asks for something that does not exist (exit 2)."""
+
+
+def kb_dir(value: str | None) -> Path:
+    """The knowledge base folder named on the command line, or the bundled one."""
+    if value:
+        return Path(value)
+    from knowledge_base import BUNDLED
+
+    return BUNDLED
+
+
+def load_kb(value: str | None):
+    """Load and validate the knowledge base; raises InvalidInput with every problem."""
+    from engine.kb_loader import load_knowledge_base
+
+    return load_knowledge_base(kb_dir(value))
+
+
+def console(buffer: io.StringIO):
+    """A rich console writing into ``buffer``: colour on a terminal, plain text when piped."""
+    from rich.console import Console
+
+    tty = sys.stdout.isatty()
+    width = os.get_terminal_size().columns if tty else 100
+    return Console(file=buffer, width=width, force_terminal=tty, color_system="auto" if tty else None,
+                   highlight=False, soft_wrap=False)
+
+
+def unknown_choice(what: str, name: str, choices) -> UsageError:
+    """A usage error for an unknown name, with the closest known one."""
+    from engine.diagnostics import did_you_mean
+
+    hint = did_you_mean(name, choices)
+    return UsageError(f"unknown {what} '{name}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                      + f"; choose from: {', '.join(sorted(choices))}")

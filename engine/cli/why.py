@@ -1,0 +1,58 @@
+"""``badges why``: explain one decision for one entity."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from .common import EXIT_OK, KB_HELP, console, load_kb, unknown_choice
+
+HELP = "explain one decision as a tree"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("facts", metavar="FACTS", help="a facts file")
+    parser.add_argument("conclusion", metavar="BADGE", help="a badge id (or any conclusion id)")
+    parser.add_argument("--kb", metavar="DIR", help=KB_HELP)
+    parser.add_argument("--format", choices=("tree", "json", "md"), default="tree")
+    parser.add_argument("--full", action="store_true", help="show every condition, not only the deciding ones")
+
+
+def _one_entity(path: str, kb):
+    from engine.diagnostics import Diagnostic, InvalidInput, Location
+    from engine.facts_loader import load_entities
+
+    if not Path(path).is_file():
+        raise InvalidInput([Diagnostic(Location(path), "BD008", "expected one facts file")])
+    [entity] = load_entities([path], kb)
+    return entity
+
+
+def run(args) -> tuple[str, int]:
+    from engine.inference import Engine
+    from explain.render_json import trail_data
+    from explain.render_md import render_markdown
+    from explain.render_tree import render_tree
+
+    kb = load_kb(args.kb)
+    entity = _one_entity(args.facts, kb)
+    known = {cid for p in kb.packs_for(entity.kind) for cid in p.conclusions}
+    if args.conclusion not in known:
+        raise unknown_choice(f"badge or conclusion for a {entity.kind}", args.conclusion, known)
+    with Engine(kb) as engine:
+        result = engine.evaluate(entity)
+    trail = result.trails[args.conclusion]
+    if args.format == "json":
+        data = {"entity": {"id": entity.id, "name": entity.name, "kind": entity.kind, "source": entity.source},
+                "knowledge_base": {"name": kb.name, "version": kb.version, "sha256": kb.sha256},
+                "trail": trail_data(trail)}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n", EXIT_OK
+    if args.format == "md":
+        return render_markdown(trail, entity.name, full=args.full), EXIT_OK
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    out = console(buffer)
+    out.print(Text(f"{entity.name} ({entity.id}) · {entity.source}", style="bold"))
+    out.print(render_tree(trail, full=args.full))
+    return buffer.getvalue(), EXIT_OK
