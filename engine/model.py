@@ -45,6 +45,41 @@ OPERATOR_WORDS = {
 
 BADGE = "badge"
 DERIVED = "derived"
+DIAGNOSTIC = "diagnostic"
+RECOMMENDATION = "recommendation"
+LEVEL = "level"
+UNDETERMINED = "undetermined"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A kind of conclusion: the folder its rule files live in and the words for its outcomes.
+
+    Two-valued kinds name their outcomes when the condition holds and when it does not;
+    a graded kind (``level``) takes its outcomes from each rule file's ``levels``.
+    Every kind's third outcome is ``undetermined``.
+    """
+
+    name: str
+    folder: str
+    reported: bool  # shown to users as a decision (derived conclusions only feed other rules)
+    when_true: str | None = None
+    when_false: str | None = None
+
+    @property
+    def graded(self) -> bool:
+        return self.when_true is None
+
+
+KINDS: dict[str, KindSpec] = {
+    k.name: k for k in (
+        KindSpec(DERIVED, "derived", False, "holds", "does_not_hold"),
+        KindSpec(BADGE, "badges", True, "granted", "not_granted"),
+        KindSpec(DIAGNOSTIC, "diagnostics", True, "found", "not_found"),
+        KindSpec(RECOMMENDATION, "recommendations", True, "recommended", "not_recommended"),
+        KindSpec(LEVEL, "levels", True),
+    )
+}
 
 
 def frozen_map(mapping: Mapping) -> Mapping:
@@ -105,7 +140,10 @@ class AtLeast(Node):
 
 @dataclass(frozen=True)
 class ConclusionRef(Node):
+    """Holds when another conclusion does; for a graded one, when its outcome is one of ``outcomes``."""
+
     conclusion: str
+    outcomes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,8 +173,24 @@ def walk(node: Condition):
 
 
 @dataclass(frozen=True)
+class Level:
+    """One outcome of a graded conclusion and the condition that reaches it."""
+
+    outcome: str
+    description: str
+    cite: Citation | None
+    condition: Condition
+    location: Location
+
+
+@dataclass(frozen=True)
 class Conclusion:
-    """A rule: a badge (reported) or a derived conclusion (used by other rules)."""
+    """A rule: a badge, diagnostic, recommendation or level (reported) or a derived conclusion.
+
+    Two-valued kinds have one ``condition``. A graded kind (``level``) has ``levels``
+    instead, tried in order: the first whose condition holds is the outcome, provided
+    every level before it does not hold; when none holds the outcome is ``otherwise``.
+    """
 
     id: str
     kind: str
@@ -151,10 +205,38 @@ class Conclusion:
     file: str  # path relative to the knowledge base root
     line: int
     sha256: str
+    levels: tuple[Level, ...] = ()
+    otherwise: str | None = None
+
+    def trees(self) -> tuple[Condition, ...]:
+        """The root condition of each tree the conclusion evaluates (one, or one per level)."""
+        return tuple(level.condition for level in self.levels) if self.levels else (self.condition,)
+
+    def nodes(self):
+        """Every condition node of the conclusion, parents before children."""
+        for tree in self.trees():
+            yield from walk(tree)
+
+    def references(self) -> list[str]:
+        """Ids of the conclusions this one reads, in tree order."""
+        return [n.conclusion for n in self.nodes() if isinstance(n, ConclusionRef)]
 
     @property
     def is_badge(self) -> bool:
         return self.kind == BADGE
+
+    @property
+    def is_reported(self) -> bool:
+        """Shown to users as a decision (badges, levels, recommendations, diagnostics)."""
+        return KINDS[self.kind].reported
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """Every outcome this conclusion can reach, ``undetermined`` last."""
+        spec = KINDS[self.kind]
+        if spec.graded:
+            return tuple(level.outcome for level in self.levels) + (self.otherwise, UNDETERMINED)
+        return (spec.when_true, spec.when_false, UNDETERMINED)
 
 
 @dataclass(frozen=True)
