@@ -45,28 +45,41 @@ def encode_scalar(spec_type: str, value: Any):
     return value  # integer, enum
 
 
-def encode_entity(entity: m.Entity, facts: Mapping[str, m.FactSpec]) -> dict:
-    """Flat field -> value mapping for one entity; unknown facts are simply left out."""
+def encode_entity(entity: m.Entity, facts: Mapping[str, m.FactSpec], read: frozenset[str] | None = None,
+                  members: Mapping[str, tuple[str, ...]] | None = None) -> dict:
+    """Flat field -> value mapping for one entity; unknown facts are simply left out.
+
+    ``read`` and ``members`` narrow it to the facts (and list values) rules test.
+    """
     fields: dict[str, Any] = {}
     for name, fact in entity.facts.items():
         spec = facts[name]
-        if spec.type == "text":
+        if spec.type == "text" or (read is not None and name not in read):
             continue
         if spec.type == "enum_list":
             present = set(fact.value)
-            for value in spec.values:
+            wanted = spec.values if members is None else members.get(name, ())
+            for value in wanted:
                 fields[member_field(name, value)] = 1 if value in present else 0
         else:
             fields[fact_field(name)] = encode_scalar(spec.type, fact.value)
     return fields
 
 
+def _join(op: str, parts: list) -> dict:
+    """``{op: parts}``, flattening nested ``op``s: each operator costs durable_rules budget."""
+    flat: list = []
+    for part in parts:
+        flat.extend(part[op] if set(part) == {op} else [part])
+    return flat[0] if len(flat) == 1 else {op: flat}
+
+
 def _and(parts: list) -> dict:
-    return parts[0] if len(parts) == 1 else {"$and": parts}
+    return _join("$and", parts)
 
 
 def _or(parts: list) -> dict:
-    return parts[0] if len(parts) == 1 else {"$or": parts}
+    return _join("$or", parts)
 
 
 def _eq(field: str, value) -> dict:
@@ -113,7 +126,12 @@ class TreeCompiler:
             return true, false
         if isinstance(node, m.ConclusionRef):
             field = conclusion_field(node.conclusion)
-            return _eq(field, 1), _eq(field, 0)
+            if node.outcomes is None:
+                return _eq(field, 1), _eq(field, 0)
+            # a graded conclusion's field holds its outcome; it is absent while undetermined,
+            # and an absent field fails every comparison ($neq too), so neither side holds then
+            return (_or([_eq(field, o) for o in node.outcomes]),
+                    _and([_cmp("$neq", field, o) for o in node.outcomes]))
         return self.comparison(node)
 
     def comparison(self, node: m.Comparison) -> tuple[dict, dict]:
@@ -159,10 +177,40 @@ class TreeCompiler:
 
 @dataclass(frozen=True)
 class RuleName:
-    """What a durable_rules rule name stands for."""
+    """What a durable_rules rule stands for: one outcome of one conclusion, a part of a
+    condition too large for one rule (it sets ``sets_field`` for later stages), or a
+    stage's sentinel (everything None)."""
 
-    conclusion: str
-    holds: bool | None  # None for a stratum's sentinel
+    conclusion: str | None = None
+    outcome: str | None = None
+    sets_field: str | None = None
+
+
+def outcome_expressions(compiler: "TreeCompiler", conclusion: m.Conclusion) -> list[tuple[str, dict]]:
+    """(outcome, expression that holds exactly when the conclusion reaches it), in order.
+
+    When no expression holds, the conclusion is undetermined. For a graded conclusion,
+    level k is reached when its condition holds and every earlier level's does not.
+    """
+    spec = m.KINDS[conclusion.kind]
+    if not conclusion.levels:
+        true, false = compiler.expressions(conclusion.condition)
+        return [(spec.when_true, true), (spec.when_false, false)]
+    found: list[tuple[str, dict]] = []
+    earlier_false: list[dict] = []
+    for level in conclusion.levels:
+        true, false = compiler.expressions(level.condition)
+        found.append((level.outcome, _and(earlier_false + [true])))
+        earlier_false.append(false)
+    found.append((conclusion.otherwise, _and(earlier_false)))
+    return found
+
+
+def decided_value(conclusion: m.Conclusion, outcome: str):
+    """How a decided conclusion is written into the next strata's fact (what ConclusionRef reads)."""
+    if conclusion.levels:
+        return outcome
+    return 1 if outcome == m.KINDS[conclusion.kind].when_true else 0
 
 
 @dataclass(frozen=True)
@@ -172,9 +220,11 @@ class Program:
     entity: str
     facts: Mapping[str, m.FactSpec]
     conclusions: tuple[m.Conclusion, ...]  # dependencies first
-    strata: tuple[tuple[str, ...], ...]  # conclusion ids, per stratum
+    strata: tuple[tuple[str, ...], ...]  # per stage: the conclusions decided once it has run
     definition: Mapping[str, dict]  # the durable_rules ruleset, never handed out to mutate
     rule_names: Mapping[str, RuleName]
+    read_facts: frozenset[str]  # facts some rule reads: only these are sent to durable_rules
+    read_members: Mapping[str, tuple[str, ...]]  # enum_list fact -> the values some rule tests
 
     def fresh_definition(self) -> dict:
         """A deep copy: durable_rules' Python layer mutates what it is given."""
@@ -182,41 +232,174 @@ class Program:
 
         return copy.deepcopy(dict(self.definition))
 
+    def encode(self, entity: m.Entity) -> dict:
+        """The entity's facts as fields of the stage fact; unknown facts are left out."""
+        return encode_entity(entity, self.facts, self.read_facts, self.read_members)
 
-def sentinel_name(stratum: int) -> str:
-    return f"z{stratum}"
+
+class CompileError(Exception):
+    """The knowledge base cannot be expressed within durable_rules' limits."""
+
+
+def sentinel_name(stage: int) -> str:
+    return f"z{stage}"
 
 
 def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
-    """Compile every conclusion of the packs that evaluate ``entity`` into one ruleset."""
+    """Compile every conclusion of the packs that evaluate ``entity`` into one ruleset.
+
+    Each rule is placed at the first stage where every field it reads is known: facts
+    from stage 0, a conclusion's value from the stage after it is decided, and a split
+    part's field from the stage after the part's own rule.
+    """
     facts: dict[str, m.FactSpec] = {}
     conclusions: list[m.Conclusion] = []
     for pack in kb.packs_for(entity):
         facts.update(pack.facts)
         conclusions.extend(pack.conclusions.values())
     order = _dependency_order(conclusions)
-    stratum_of: dict[str, int] = {}
-    for conclusion in order:
-        refs = [n.conclusion for n in m.walk(conclusion.condition) if isinstance(n, m.ConclusionRef)]
-        stratum_of[conclusion.id] = 1 + max((stratum_of[r] for r in refs), default=-1)
-    depth = 1 + max(stratum_of.values(), default=-1)
-    strata = tuple(tuple(c.id for c in order if stratum_of[c.id] == k) for k in range(depth))
     compiler = TreeCompiler(facts)
+    budget = ExpressionBudget()
+    ready: dict[str, int] = {}  # field -> first stage at which it can be read
+    staged: list[tuple[int, str, dict, RuleName]] = []
+    decided_at: dict[str, int] = {}
+    for index, conclusion in enumerate(order):
+        rules = []
+        for number, (outcome, expression) in enumerate(outcome_expressions(compiler, conclusion)):
+            fitted = budget.fit(expression)
+            rules.append((f"c{index}o{number}", fitted, RuleName(conclusion.id, outcome)))
+        for name, part, field in budget.take_parts():
+            stage = _stage_of(part, ready)
+            staged.append((stage, name, part, RuleName(sets_field=field)))
+            ready[field] = stage + 1
+        stage = max(_stage_of(expression, ready) for _, expression, _ in rules)
+        staged.extend((stage, name, expression, meaning) for name, expression, meaning in rules)
+        decided_at[conclusion.id] = stage
+        ready[conclusion_field(conclusion.id)] = stage + 1
+    depth = 1 + max((stage for stage, *_ in staged), default=-1)
     definition: dict[str, dict] = {}
     names: dict[str, RuleName] = {}
-    for index, conclusion in enumerate(order):
-        true, false = compiler.expressions(conclusion.condition)
-        stage = [{"t": STAGE}, {"s": stratum_of[conclusion.id]}]
-        for polarity, expression in ((True, true), (False, false)):
-            name = f"c{index}{'t' if polarity else 'f'}"
-            definition[name] = {"all": [{"m": {"$and": stage + [expression]}}]}
-            names[name] = RuleName(conclusion.id, polarity)
+    for stage, name, expression, meaning in sorted(staged, key=lambda item: (item[0], item[1])):
+        definition[name] = {"all": [{"m": _and([{"t": STAGE}, {"s": stage}, expression])}]}
+        names[name] = meaning
     for k in range(depth):
         # Every stage fact matches its sentinel: durable_rules then never reports the
         # fact as unhandled, and the sentinel firing proves the stage was evaluated.
         definition[sentinel_name(k)] = {"pri": 1000, "all": [{"m": {"$and": [{"t": STAGE}, {"s": k}]}}]}
-        names[sentinel_name(k)] = RuleName("", None)
-    return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition), m.frozen_map(names))
+        names[sentinel_name(k)] = RuleName()
+    strata = tuple(tuple(c.id for c in order if decided_at[c.id] == k) for k in range(depth))
+    read_facts, read_members = _reads(order)
+    fields = len(read_facts) + sum(len(v) for v in read_members.values()) + len(ready) + 3
+    if fields > MAX_FIELDS:
+        raise CompileError(f"the '{entity}' packs need {fields} fields in one durable_rules fact; "
+                           f"durable_rules allows at most {MAX_FIELDS}")
+    return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition),
+                   m.frozen_map(names), read_facts, m.frozen_map(read_members))
+
+
+# durable_rules keeps at most 255 properties per fact (MAX_OBJECT_PROPERTIES); sid and id are two
+MAX_FIELDS = 250
+
+
+def _stage_of(expression: dict, ready: Mapping[str, int]) -> int:
+    """The first stage at which every field ``expression`` reads is available."""
+    return max((ready.get(field, 0) for field in fields_read(expression)), default=0)
+
+
+def fields_read(expression) -> set[str]:
+    """Every field name an expression reads."""
+    found: set[str] = set()
+    if isinstance(expression, list):
+        for item in expression:
+            found |= fields_read(item)
+    elif isinstance(expression, dict):
+        for key, value in expression.items():
+            if key in ("$and", "$or") or key.startswith("$"):
+                found |= fields_read(value)
+            else:
+                found.add(key)
+                if isinstance(value, dict) and "$m" in value:
+                    found.add(value["$m"])
+    return found
+
+
+def _reads(order: list[m.Conclusion]) -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    facts: set[str] = set()
+    members: dict[str, set[str]] = {}
+    for conclusion in order:
+        for node in conclusion.nodes():
+            if isinstance(node, m.Comparison):
+                facts.update(f for f in (node.fact, node.other_fact) if f)
+                if node.op in ("includes", "excludes", "includes_any", "includes_all", "includes_none"):
+                    wanted = node.value if isinstance(node.value, tuple) else (node.value,)
+                    members.setdefault(node.fact, set()).update(wanted)
+    return frozenset(facts), {name: tuple(sorted(values)) for name, values in sorted(members.items())}
+
+
+class ExpressionBudget:
+    """Keeps every rule within durable_rules' limit on the size of one rule's expression.
+
+    durable_rules counts two slots for every ``$and``/``$or`` and one for every leaf that
+    reads another field (``$m``); a rule may use at most 31 (MAX_SEQUENCE_EXPRESSIONS),
+    two of which the stage test's ``$and`` takes. A larger expression is split: parts
+    of it become rules of their own, at an earlier stage, that set a field to 1 when
+    the part holds. Expressions are monotone (negation is compiled into the false-side
+    expression), so reading that field as "holds" is exact. Equal parts are shared.
+    """
+
+    LIMIT = 29
+
+    def __init__(self) -> None:
+        self._parts: dict[str, str] = {}  # canonical expression -> field
+        self._new: list[tuple[str, dict, str]] = []
+
+    def take_parts(self) -> list[tuple[str, dict, str]]:
+        """(rule name, expression, field) of the parts made since the last call, inner parts first."""
+        new, self._new = self._new, []
+        return new
+
+    def fit(self, expression: dict) -> dict:
+        if cost(expression) <= self.LIMIT:
+            return expression
+        [op] = expression  # an over-budget expression is an $and or $or
+        children = [self.fit(child) for child in expression[op]]
+        # pack the costliest children into parts of the same operator until the rest fits
+        children.sort(key=cost, reverse=True)
+        while 2 + sum(cost(c) for c in children) > self.LIMIT:
+            chunk: list = []
+            while children and cost(children[0]) > 0 and 2 + sum(cost(c) for c in chunk + [children[0]]) <= self.LIMIT:
+                chunk.append(children.pop(0))
+            if not chunk:  # one child alone fills a part
+                chunk.append(children.pop(0))
+            children.append(self.part({op: chunk} if len(chunk) > 1 else chunk[0]))
+            children.sort(key=cost, reverse=True)
+        return {op: children}
+
+    def part(self, expression: dict) -> dict:
+        """A leaf that holds exactly when ``expression`` does, computed by a rule of its own."""
+        import json
+
+        key = json.dumps(expression, sort_keys=True)
+        if key not in self._parts:
+            field = f"p_{len(self._parts)}"
+            self._parts[key] = field
+            self._new.append((f"p{len(self._parts) - 1}", expression, field))
+        return {self._parts[key]: 1}
+
+
+def cost(expression) -> int:
+    """Slots an expression takes in durable_rules' per-rule expression sequence."""
+    if isinstance(expression, dict):
+        total = 0
+        for key, value in expression.items():
+            if key in ("$and", "$or"):
+                total += 2 + sum(cost(v) for v in value)
+            elif isinstance(value, dict):
+                total += cost(value)
+            elif key == "$m":
+                total += 1
+        return total
+    return 0
 
 
 def _dependency_order(conclusions: list[m.Conclusion]) -> list[m.Conclusion]:
@@ -226,9 +409,9 @@ def _dependency_order(conclusions: list[m.Conclusion]) -> list[m.Conclusion]:
     def visit(c: m.Conclusion) -> None:
         if c.id in done:
             return
-        for node in m.walk(c.condition):
-            if isinstance(node, m.ConclusionRef) and node.conclusion in by_id:
-                visit(by_id[node.conclusion])
+        for ref in c.references():
+            if ref in by_id:
+                visit(by_id[ref])
         done[c.id] = c
 
     for c in conclusions:

@@ -27,6 +27,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BD006": (Severity.ERROR, "more than one YAML document in a file"),
     "BD007": (Severity.ERROR, "mapping key is not a plain string"),
     "BD008": (Severity.ERROR, "path is neither a facts file nor a folder of them"),
+    "BD009": (Severity.ERROR, "YAML alias (anchors and aliases are not allowed)"),
     # document structure (JSON Schema)
     "BD101": (Severity.ERROR, "document does not match its schema"),
     "BD102": (Severity.ERROR, "a condition node must have exactly one kind"),
@@ -46,7 +47,17 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BD213": (Severity.ERROR, "file name does not match the id inside it"),
     "BD214": (Severity.ERROR, "other_fact must have the same type as fact"),
     "BD215": (Severity.ERROR, "fact schema declares a fact twice or is inconsistent"),
+    "BD216": (Severity.ERROR, "a level conclusion names an outcome twice or uses a reserved one"),
+    "BD217": (Severity.ERROR, "a reference to a graded conclusion must name outcomes (and only such a reference may)"),
+    # static analysis (engine/lint.py)
+    "BD220": (Severity.ERROR, "condition can never hold"),
+    "BD221": (Severity.WARNING, "condition always holds whenever its facts are known"),
+    "BD222": (Severity.ERROR, "rule can never fire (or a level can never be reached)"),
+    "BD230": (Severity.WARNING, "two facts with different units are compared"),
     "BD251": (Severity.WARNING, "missing citation"),
+    "BD252": (Severity.WARNING, "derived conclusion nobody uses"),
+    "BD253": (Severity.WARNING, "fact nobody reads"),
+    "BD254": (Severity.WARNING, "placeholder or empty description, question, name or owner"),
     # facts files
     "BD301": (Severity.ERROR, "unknown fact name in facts file"),
     "BD302": (Severity.ERROR, "fact value has the wrong type"),
@@ -55,11 +66,22 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BD305": (Severity.ERROR, "invalid date"),
     "BD306": (Severity.ERROR, "no pack evaluates this kind of entity"),
     "BD307": (Severity.ERROR, "two entities share one id"),
+    # tables of entities (engine/tabular_input.py)
+    "BD310": (Severity.ERROR, "CSV header names an unknown evidence field, or lacks a required column"),
+    "BD311": (Severity.ERROR, "CSV row has a different number of cells than the header"),
     # rule tests
     "BD401": (Severity.ERROR, "rule test names an unknown conclusion or node"),
     "BD402": (Severity.ERROR, "rule test expectation does not fit the conclusion"),
     # command line
     "BD501": (Severity.ERROR, "unknown badge or conclusion"),
+    "BD502": (Severity.ERROR, "knowledge base cannot be read at that git revision"),
+    # decision log (engine/decision_log.py)
+    "BD601": (Severity.ERROR, "decision log cannot be read or written"),
+    "BD602": (Severity.ERROR, "line in a decision log is not a decision record"),
+    "BD603": (Severity.ERROR, "decision record edited after it was written"),
+    "BD604": (Severity.ERROR, "decision record missing from the chain (deleted)"),
+    "BD605": (Severity.ERROR, "decision record out of order"),
+    "BD606": (Severity.ERROR, "truncated decision record (an append was interrupted)"),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 from explain.trail import ConclusionTrail, TrailBuilder, Truth
 
 from . import model as m
-from .compiler import STAGE, Program, compile_program, conclusion_field, encode_entity, sentinel_name
+from .compiler import STAGE, Program, compile_program, conclusion_field, decided_value, sentinel_name
 from .durable_backend import Ruleset
 
 
@@ -30,9 +30,14 @@ class Decision:
 @dataclass(frozen=True)
 class EntityResult:
     entity: m.Entity
-    decisions: tuple[Decision, ...]  # reported conclusions (badges), in knowledge-base order
-    values: Mapping[str, Truth]  # every conclusion durable_rules decided, derived ones too
+    decisions: tuple[Decision, ...]  # reported conclusions, in knowledge-base order
+    outcomes: Mapping[str, str]  # every conclusion's outcome as durable_rules decided it, derived ones too
     trails: Mapping[str, ConclusionTrail]
+
+    @property
+    def values(self) -> Mapping[str, Truth]:
+        """Each conclusion's value: true/false for two-valued kinds; a graded one is true once determined."""
+        return {cid: trail.value for cid, trail in self.trails.items()}
 
 
 class Engine:
@@ -60,48 +65,54 @@ class Engine:
             self._programs[entity_kind] = (program, Ruleset(program.fresh_definition(), entity_kind))
         return self._programs[entity_kind]
 
-    def decide(self, entity: m.Entity) -> dict[str, Truth]:
-        """The value durable_rules reaches for every conclusion of the entity's packs."""
+    def decide(self, entity: m.Entity) -> dict[str, str]:
+        """The outcome durable_rules reaches for every conclusion of the entity's packs."""
         program, ruleset = self.program(entity.kind)
         self._serial += 1
-        fields = encode_entity(entity, program.facts)
-        values: dict[str, Truth] = {}
+        fields = program.encode(entity)
+        conclusions = {c.id: c for c in program.conclusions}
+        outcomes: dict[str, str] = {}
         with ruleset.session(str(self._serial)) as session:
             for stratum, members in enumerate(program.strata):
                 fired = session.assert_fact({"t": STAGE, "s": stratum, **fields})
                 if sentinel_name(stratum) not in fired:
                     raise EngineDisagreement(f"durable_rules did not evaluate stage {stratum} for '{entity.id}'")
-                decided: dict[str, bool] = {}
+                decided: dict[str, str] = {}
                 for name in fired:
                     meaning = program.rule_names[name]
-                    if meaning.holds is None:
+                    if meaning.sets_field is not None:
+                        fields[meaning.sets_field] = 1  # a part of a large condition holds
                         continue
-                    if decided.get(meaning.conclusion, meaning.holds) != meaning.holds:
+                    if meaning.outcome is None:
+                        continue
+                    # a rule fires once per true branch of an $or: the same outcome again is fine
+                    if decided.setdefault(meaning.conclusion, meaning.outcome) != meaning.outcome:
                         raise EngineDisagreement(
-                            f"durable_rules found '{meaning.conclusion}' both true and false for '{entity.id}'")
-                    decided[meaning.conclusion] = meaning.holds
+                            f"durable_rules reached two outcomes for '{meaning.conclusion}' of '{entity.id}': "
+                            f"{decided[meaning.conclusion]} and {meaning.outcome}")
                 for cid in members:
                     if cid in decided:
-                        values[cid] = Truth.TRUE if decided[cid] else Truth.FALSE
-                        # the derived value becomes a fact for the next strata
-                        fields[conclusion_field(cid)] = 1 if decided[cid] else 0
+                        outcomes[cid] = decided[cid]
+                        # the decided conclusion becomes a fact for the next strata
+                        fields[conclusion_field(cid)] = decided_value(conclusions[cid], decided[cid])
                     else:
-                        values[cid] = Truth.UNKNOWN
-        return values
+                        outcomes[cid] = m.UNDETERMINED
+        return outcomes
 
     def evaluate(self, entity: m.Entity) -> EntityResult:
         """Decide every conclusion on durable_rules, build the trails, and check they agree."""
         program, _ = self.program(entity.kind)
-        values = self.decide(entity)
+        outcomes = self.decide(entity)
         conclusions = {c.id: c for c in program.conclusions}
         builder = TrailBuilder(entity, conclusions, program.facts)
         trails = {cid: builder.trail(cid) for cid in conclusions}
-        wrong = [f"{cid}: durable_rules says {values[cid].value}, the trail says {trails[cid].value.value}"
-                 for cid in conclusions if values[cid] is not trails[cid].value]
+        wrong = [f"{cid}: durable_rules says {outcomes[cid]}, the trail says {trails[cid].outcome}"
+                 for cid in conclusions if outcomes[cid] != trails[cid].outcome]
         if wrong:
             raise EngineDisagreement(f"decision and explanation disagree for '{entity.id}': " + "; ".join(wrong))
-        decisions = tuple(Decision(entity, c, values[c.id], trails[c.id]) for c in program.conclusions if c.is_badge)
-        return EntityResult(entity, decisions, m.frozen_map(values), m.frozen_map(trails))
+        decisions = tuple(Decision(entity, c, trails[c.id].value, trails[c.id])
+                          for c in program.conclusions if c.is_reported)
+        return EntityResult(entity, decisions, m.frozen_map(outcomes), m.frozen_map(trails))
 
     def evaluate_all(self, entities: Iterable[m.Entity]) -> list[EntityResult]:
         return [self.evaluate(entity) for entity in entities]

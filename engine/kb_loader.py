@@ -11,7 +11,8 @@ from .schemas import NODE_KINDS
 from .source import Document, read_document
 from .validation import check_schema
 
-RULE_FOLDERS = ("derived", "badges")
+# folder name -> the kind of conclusion its files hold
+RULE_FOLDERS = {spec.folder: spec.name for spec in m.KINDS.values()}
 
 
 class _KBReader:
@@ -125,7 +126,16 @@ class _Linker:
             id=pack_id, name=manifest.data["name"], entity=manifest.data["entity"],
             version=manifest.data["version"], description=manifest.data.get("description", ""),
             facts=m.frozen_map(facts), conclusions=conclusions, tests_dir=str(folder / "tests"),
+            order=self.order(manifest, conclusions),
         )
+
+    def order(self, manifest: Document, conclusions: dict) -> tuple[str, ...]:
+        listed = tuple(manifest.data.get("order", ()))
+        for i, cid in enumerate(listed):
+            if cid not in conclusions:
+                self.collector.add(manifest.at(("order", i)), "BD202", f"unknown conclusion '{cid}' in order",
+                                   suggestion=did_you_mean(cid, conclusions))
+        return listed
 
     def fact_specs(self, document: Document, entity: str) -> dict[str, m.FactSpec]:
         specs: dict[str, m.FactSpec] = {}
@@ -168,13 +178,25 @@ class _Linker:
         if path.stem != data["id"]:
             self.collector.add(document.at(("id",)), "BD213",
                                f"id '{data['id']}' does not match the file name '{path.name}'")
-        expected_kind = "badge" if path.parent.name == "badges" else "derived"
+        expected_kind = RULE_FOLDERS[path.parent.name]
         if data["kind"] != expected_kind:
             self.collector.add(document.at(("kind",)), "BD101",
                                f"a file under {path.parent.name}/ must have kind '{expected_kind}'")
         self.check_date(document, ("effective",))
         before = len(self.collector.errors)
-        condition = self.node(document, data["condition"], ("condition",), facts)
+        condition, levels = None, ()
+        if data["kind"] == m.LEVEL:
+            for key in ("condition",):
+                if key in data:
+                    self.collector.add(document.at((key,), key=True), "BD102",
+                                       "a level conclusion has 'levels' and 'otherwise', not 'condition'")
+            levels = self.levels(document, data, facts)
+        else:
+            for key in ("levels", "otherwise"):
+                if key in data:
+                    self.collector.add(document.at((key,), key=True), "BD102",
+                                       f"'{key}' only belongs in a level conclusion, not a {data['kind']}")
+            condition = self.node(document, data["condition"], ("condition",), facts)
         cite = self.citation(document, data, (), what=f"rule '{data['id']}'")
         if len(self.collector.errors) > before:
             return None
@@ -185,7 +207,29 @@ class _Linker:
             condition=condition, pack=pack_id, file=path.relative_to(root_path).as_posix(),
             line=document.at(("id",), key=True).line,
             sha256=dict(self.reader.files)[path.relative_to(root_path).as_posix()],
+            levels=levels, otherwise=data.get("otherwise"),
         )
+
+    def levels(self, document: Document, data: dict, facts: dict) -> tuple[m.Level, ...]:
+        """The ordered levels of a graded conclusion; every outcome named once."""
+        found: list[m.Level] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(data["levels"]):
+            path = ("levels", i)
+            outcome = item["outcome"]
+            if outcome in seen or outcome == data["otherwise"] or outcome == m.UNDETERMINED:
+                self.collector.add(document.at(path + ("outcome",)), "BD216",
+                                   f"outcome '{outcome}' is named twice or is reserved; each level needs its own "
+                                   "outcome, different from 'otherwise' and from 'undetermined'")
+            seen[outcome] = i
+            condition = self.node(document, item["condition"], path + ("condition",), facts)
+            found.append(m.Level(outcome, item["description"].strip(),
+                                 self.citation(document, item, path, what=f"level '{outcome}'"),
+                                 condition, document.at(path)))
+        if data["otherwise"] == m.UNDETERMINED:
+            self.collector.add(document.at(("otherwise",)), "BD216",
+                               "'undetermined' is reserved for missing facts; name the lowest level instead")
+        return tuple(found)
 
     def check_date(self, document: Document, path: tuple) -> None:
         try:
@@ -220,8 +264,9 @@ class _Linker:
                                f"node '{node_id}' needs exactly one of {', '.join(NODE_KINDS)} (found: {found})")
             return None
         kind = kinds[0]
-        for key in sorted(k for k in ("of", "op", "value", "other_fact") if k in data):
-            if (key == "of" and kind != "at_least") or (key != "of" and kind != "fact"):
+        for key in sorted(k for k in ("of", "op", "value", "other_fact", "outcomes") if k in data):
+            owner = {"of": "at_least", "outcomes": "conclusion"}.get(key, "fact")
+            if kind != owner:
                 self.collector.add(document.at(path + (key,), key=True), "BD102",
                                    f"'{key}' does not belong in a '{kind}' node")
         common = dict(id=node_id, description=data["description"].strip(),
@@ -244,7 +289,8 @@ class _Linker:
                                    f"use a number from 1 to {len(children)}")
             return m.AtLeast(count=data["at_least"], children=children, **common)
         if kind == "conclusion":
-            return m.ConclusionRef(conclusion=data["conclusion"], **common)
+            outcomes = tuple(data["outcomes"]) if "outcomes" in data else None
+            return m.ConclusionRef(conclusion=data["conclusion"], outcomes=outcomes, **common)
         return self.comparison(document, data, path, facts, common)
 
     def children(self, document, items, path, facts) -> tuple:
@@ -350,20 +396,38 @@ class _Linker:
             by_kind.setdefault(pack.entity, {}).update(pack.conclusions)
         for kind, conclusions in by_kind.items():
             for conclusion in conclusions.values():
-                for node in m.walk(conclusion.condition):
+                for node in conclusion.nodes():
                     if isinstance(node, m.ConclusionRef):
-                        target = conclusions.get(node.conclusion)
-                        if target is None:
-                            self.collector.add(node.location, "BD202", f"unknown conclusion '{node.conclusion}'",
-                                               suggestion=did_you_mean(node.conclusion, conclusions))
-                        elif target.is_badge:
-                            self.collector.add(node.location, "BD210",
-                                               f"'{node.conclusion}' is a badge; move the shared logic into a derived conclusion")
+                        self.check_reference(node, conclusions)
             order = self.topological(conclusions)
             for pack in packs.values():
                 if pack.entity == kind:
                     ordered = {cid: pack.conclusions[cid] for cid in order if cid in pack.conclusions}
                     object.__setattr__(pack, "conclusions", m.frozen_map(ordered))
+
+    def check_reference(self, node: m.ConclusionRef, conclusions: dict[str, m.Conclusion]) -> None:
+        target = conclusions.get(node.conclusion)
+        if target is None:
+            self.collector.add(node.location, "BD202", f"unknown conclusion '{node.conclusion}'",
+                               suggestion=did_you_mean(node.conclusion, conclusions))
+        elif target.is_badge:
+            self.collector.add(node.location, "BD210",
+                               f"'{node.conclusion}' is a badge; move the shared logic into a derived conclusion")
+        elif target.levels and node.outcomes is None:
+            self.collector.add(node.location, "BD217",
+                               f"'{node.conclusion}' is graded; name the outcomes that make node '{node.id}' hold, "
+                               f"e.g. outcomes: [{target.levels[0].outcome}]")
+        elif not target.levels and node.outcomes is not None:
+            self.collector.add(node.location, "BD217",
+                               f"'{node.conclusion}' is a {target.kind} conclusion, not graded; "
+                               "remove 'outcomes' (the node holds when it does)")
+        elif node.outcomes is not None:
+            allowed = target.outcomes[:-1]  # undetermined is not an outcome a rule may ask for
+            for outcome in node.outcomes:
+                if outcome not in allowed:
+                    self.collector.add(node.location, "BD206",
+                                       f"'{outcome}' is not an outcome of '{target.id}' (allowed: {', '.join(allowed)})",
+                                       suggestion=did_you_mean(outcome, allowed))
 
     def topological(self, conclusions: dict[str, m.Conclusion]) -> list[str]:
         order: list[str] = []
@@ -374,13 +438,12 @@ class _Linker:
                 return
             if state.get(cid) == 1:
                 cycle = trail[trail.index(cid):] + [cid]
-                self.collector.add(conclusions[cid].condition.location, "BD207",
+                self.collector.add(conclusions[cid].trees()[0].location, "BD207",
                                    "derived conclusions form a cycle: " + " → ".join(cycle))
                 return
             state[cid] = 1
-            for node in m.walk(conclusions[cid].condition):
-                if isinstance(node, m.ConclusionRef):
-                    visit(node.conclusion, trail + [cid])
+            for ref in conclusions[cid].references():
+                visit(ref, trail + [cid])
             state[cid] = 2
             order.append(cid)
 

@@ -249,6 +249,15 @@ class Pack:
     facts: Mapping[str, FactSpec]
     conclusions: Mapping[str, Conclusion]  # in evaluation order: dependencies first
     tests_dir: str
+    order: tuple[str, ...] = ()  # conclusions to show first, in this order (pack.yaml `order`)
+
+    def display_order(self) -> list[Conclusion]:
+        """Conclusions as users expect to see them: ``order`` first, then by kind and id."""
+        kinds = list(KINDS)
+        listed = [self.conclusions[cid] for cid in self.order if cid in self.conclusions]
+        rest = sorted((c for c in self.conclusions.values() if c.id not in self.order),
+                      key=lambda c: (kinds.index(c.kind), c.id))
+        return listed + rest
 
 
 @dataclass(frozen=True)

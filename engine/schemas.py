@@ -45,6 +45,8 @@ CONDITION = {
         "at_least": {"type": "integer"},
         "of": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}},
         "conclusion": _ID,
+        "outcomes": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _ENUM_VALUE,
+                     "description": "for a graded conclusion: the outcomes that make this node hold"},
         "fact": _FACT_NAME,
         "op": {"enum": ["at_least", "more_than", "at_most", "less_than", "equals", "not_equals",
                         "is", "is_not", "one_of", "not_one_of", "includes", "excludes",
@@ -55,15 +57,29 @@ CONDITION = {
     },
 }
 
+LEVEL = {
+    "type": "object",
+    "required": ["outcome", "description", "condition"],
+    "additionalProperties": False,
+    "properties": {
+        "outcome": _ENUM_VALUE,
+        "description": _TEXT,
+        "cite": {"$ref": "#/$defs/citation"},
+        "condition": {"$ref": "#/$defs/condition"},
+    },
+}
+
+CONCLUSION_KINDS = ["badge", "derived", "diagnostic", "recommendation", "level"]
+
 CONCLUSION_FILE = {
     "$schema": DIALECT,
-    "title": "badges conclusion (badge or derived) rule file",
+    "title": "badges conclusion rule file (badge, derived, diagnostic, recommendation or level)",
     "type": "object",
-    "required": ["id", "kind", "name", "description", "version", "effective", "owner", "condition"],
+    "required": ["id", "kind", "name", "description", "version", "effective", "owner"],
     "additionalProperties": False,
     "properties": {
         "id": _ID,
-        "kind": {"enum": ["badge", "derived"]},
+        "kind": {"enum": CONCLUSION_KINDS},
         "name": _TEXT,
         "description": _TEXT,
         "version": _VERSION,
@@ -71,8 +87,16 @@ CONCLUSION_FILE = {
         "owner": _TEXT,
         "cite": {"$ref": "#/$defs/citation"},
         "condition": {"$ref": "#/$defs/condition"},
+        "levels": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/level"},
+                   "description": "graded conclusions: tried in order, the first that holds wins"},
+        "otherwise": {**_ENUM_VALUE, "description": "graded conclusions: the outcome when no level holds"},
     },
-    "$defs": {"citation": CITATION, "condition": CONDITION},
+    # a graded conclusion has levels and otherwise; every other kind has one condition
+    # (the loader reports keys that belong to the other shape)
+    "if": {"properties": {"kind": {"const": "level"}}, "required": ["kind"]},
+    "then": {"required": ["levels", "otherwise"]},
+    "else": {"required": ["condition"]},
+    "$defs": {"citation": CITATION, "condition": CONDITION, "level": LEVEL},
 }
 
 FACT_SCHEMA_FILE = {
@@ -131,6 +155,8 @@ PACK_FILE = {
         "entity": _ID,
         "version": _VERSION,
         "description": _TEXT,
+        "order": {"type": "array", "uniqueItems": True, "items": _ID,
+                  "description": "conclusion ids in the order tables and reports show them"},
     },
 }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import io
 import json
 
@@ -10,8 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .render_json import trail_data
-from .render_tree import STYLES
-from .words import MARKS, OUTCOME_WORDS
+from .words import OUTCOME_WORDS, TONE_STYLES, outcome_label, trail_tone
 
 CSV_COLUMNS = ("entity_id", "entity_name", "source", "conclusion", "name", "kind", "outcome",
                "rule_id", "rule_version", "rule_file", "rule_line")
@@ -62,47 +62,55 @@ def to_csv(kb, results) -> str:
     return buffer.getvalue()
 
 
-def _columns(results) -> list:
-    columns: dict[str, object] = {}
-    for r in results:
-        for d in r.decisions:
-            columns.setdefault(d.conclusion.id, d.conclusion)
-    return list(columns.values())
+def _tables(kb, results) -> list[tuple[object, list, list]]:
+    """(pack, its reported conclusions in display order, the results it applies to), per pack."""
+    tables = []
+    for pack in kb.packs.values():
+        columns = [c for c in pack.display_order() if c.is_reported]
+        rows = [r for r in results if any(d.conclusion.pack == pack.id for d in r.decisions)]
+        if columns and rows:
+            tables.append((pack, columns, rows))
+    return tables
+
+
+def _totals(columns, rows) -> str:
+    """``3 granted, 1 not granted, 2 undetermined``: outcomes counted in the order of their scales."""
+    ids = {c.id for c in columns}
+    counts = Counter(d.outcome for r in rows for d in r.decisions if d.conclusion.id in ids)
+    order = dict.fromkeys(o for c in columns for o in c.outcomes)
+    return ", ".join(f"{counts[o]} {OUTCOME_WORDS[o]}" for o in order if counts[o])
 
 
 def to_table(kb, results, console: Console) -> None:
-    table = Table(title=f"{kb.name} v{kb.version}", title_justify="left", show_lines=False)
-    table.add_column("Partner", overflow="fold")
-    columns = _columns(results)
-    for c in columns:
-        table.add_column(c.name, justify="center", overflow="fold")
-    for r in results:
-        by_id = {d.conclusion.id: d for d in r.decisions}
-        cells = []
+    """One table per pack: entities × the pack's reported conclusions."""
+    for pack, columns, rows in _tables(kb, results):
+        table = Table(title=f"{pack.name} (pack {pack.id} v{pack.version})", title_justify="left")
+        table.add_column(pack.entity.capitalize(), overflow="fold")
         for c in columns:
-            d = by_id.get(c.id)
-            if d is None:
-                cells.append(Text("—", style="dim"))
-            else:
-                cells.append(Text(f"{MARKS[d.value]} {OUTCOME_WORDS[d.outcome]}", style=STYLES[d.value]))
-        table.add_row(Text(f"{r.entity.name}\n{r.entity.id}"), *cells)
-    console.print(table)
-    totals = {o: sum(d.outcome == o for r in results for d in r.decisions)
-              for o in ("granted", "not_granted", "undetermined")}
-    console.print(f"{len(results)} partner(s): {totals['granted']} granted, {totals['not_granted']} not granted, "
-                  f"{totals['undetermined']} undetermined. `badges why FILE BADGE` explains any cell.")
+            table.add_column(c.name, justify="center", overflow="fold")
+        for r in rows:
+            by_id = {d.conclusion.id: d for d in r.decisions}
+            cells = [Text(outcome_label(by_id[c.id].trail), style=TONE_STYLES[trail_tone(by_id[c.id].trail)])
+                     if c.id in by_id else Text("—", style="dim") for c in columns]
+            table.add_row(Text(f"{r.entity.name}\n{r.entity.id}"), *cells)
+        console.print(table)
+        console.print(f"{len(rows)} {pack.entity}(s): {_totals(columns, rows)}.")
+        console.print()
+    console.print(f"Knowledge base {kb.name} v{kb.version}, sha256 {kb.sha256[:12]}. "
+                  "`badges why FILE CONCLUSION` explains any cell.")
 
 
 def to_markdown(kb, results) -> str:
     from .render_md import escape_md
 
-    columns = _columns(results)
     out = [f"# {escape_md(kb.name)} v{kb.version}", "", f"Knowledge base sha256 `{kb.sha256}`.", ""]
-    out.append("| Partner | " + " | ".join(escape_md(c.name) for c in columns) + " |")
-    out.append("|---|" + "---|" * len(columns))
-    for r in results:
-        by_id = {d.conclusion.id: d for d in r.decisions}
-        cells = [f"{MARKS[by_id[c.id].value]} {OUTCOME_WORDS[by_id[c.id].outcome]}" if c.id in by_id else "—"
-                 for c in columns]
-        out.append(f"| {escape_md(r.entity.name)} (`{r.entity.id}`) | " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
+    for pack, columns, rows in _tables(kb, results):
+        out += [f"## {escape_md(pack.name)}", ""]
+        out.append(f"| {pack.entity.capitalize()} | " + " | ".join(escape_md(c.name) for c in columns) + " |")
+        out.append("|---|" + "---|" * len(columns))
+        for r in rows:
+            by_id = {d.conclusion.id: d for d in r.decisions}
+            cells = [outcome_label(by_id[c.id].trail) if c.id in by_id else "—" for c in columns]
+            out.append(f"| {escape_md(r.entity.name)} (`{escape_md(r.entity.id)}`) | " + " | ".join(cells) + " |")
+        out += ["", f"{len(rows)} {pack.entity}(s): {_totals(columns, rows)}.", ""]
+    return "\n".join(out).rstrip("\n") + "\n"

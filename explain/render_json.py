@@ -50,6 +50,8 @@ def node_data(node: TrailNode) -> dict:
         "threshold": _plain(node.threshold),
         "other_fact": read_data(node.other),
         "conclusion": trail_data(node.conclusion) if node.conclusion is not None else None,
+        "outcomes": _plain(node.outcomes),
+        "level": node.level,
         "children": [node_data(c) for c in node.children] if node.children else None,
     })
 
@@ -62,6 +64,7 @@ def trail_data(trail: ConclusionTrail) -> dict:
         "kind": trail.kind,
         "value": trail.value.value,
         "outcome": trail.outcome,
+        "outcomes": list(trail.scale),
         "summary": summary(trail),
         "rule": {"id": rule.id, "version": rule.version, "file": rule.file, "line": rule.line,
                  "effective": rule.effective, "owner": rule.owner, "sha256": rule.sha256},

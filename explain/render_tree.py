@@ -6,7 +6,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from .trail import ConclusionTrail, TrailNode, Truth
-from .words import MARKS, OUTCOME_WORDS, condition_text, evidence_text, summary
+from .words import MARKS, OUTCOME_WORDS, TONE_STYLES, condition_text, evidence_text, summary, trail_tone
 
 STYLES = {Truth.TRUE: "green", Truth.FALSE: "red", Truth.UNKNOWN: "yellow"}
 
@@ -54,8 +54,12 @@ def render_tree(trail: ConclusionTrail, full: bool = False) -> Group:
     """A renderable: heading, the condition tree, and the plain-language summary."""
     rule = trail.rule
     heading = Text()
-    heading.append(f"{MARKS[trail.value]} {trail.name} ", style=f"bold {STYLES[trail.value]}")
-    heading.append(f"({trail.conclusion}): {OUTCOME_WORDS[trail.outcome].upper()}", style=f"bold {STYLES[trail.value]}")
+    from .words import TONE_MARKS
+
+    tone = trail_tone(trail)
+    style = f"bold {TONE_STYLES[tone]}"
+    heading.append(f"{TONE_MARKS[tone]} {trail.name} ", style=style)
+    heading.append(f"({trail.conclusion}): {OUTCOME_WORDS[trail.outcome].upper()}", style=style)
     heading.append(f"\nrule {rule.id} v{rule.version} · {rule.file}:{rule.line} · effective {rule.effective}"
                    f" · owner {rule.owner}", style="dim")
     if trail.cite is not None:

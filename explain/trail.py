@@ -7,7 +7,7 @@ evaluation agrees with the decision durable_rules made.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Mapping
 
@@ -20,14 +20,10 @@ class Truth(str, Enum):
     UNKNOWN = "unknown"
 
 
-OUTCOMES = {
-    m.BADGE: {Truth.TRUE: "granted", Truth.FALSE: "not_granted", Truth.UNKNOWN: "undetermined"},
-    m.DERIVED: {Truth.TRUE: "holds", Truth.FALSE: "does_not_hold", Truth.UNKNOWN: "undetermined"},
-}
-
-
 def outcome_of(kind: str, value: Truth) -> str:
-    return OUTCOMES[kind][value]
+    """The outcome word of a two-valued conclusion of ``kind`` whose condition has ``value``."""
+    spec = m.KINDS[kind]
+    return {Truth.TRUE: spec.when_true, Truth.FALSE: spec.when_false, Truth.UNKNOWN: m.UNDETERMINED}[value]
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class TrailNode:
     """One evaluated condition node."""
 
     id: str
-    kind: str  # all | any | not | at_least | conclusion | compare
+    kind: str  # all | any | not | at_least | conclusion | compare | levels
     description: str
     cite: m.Citation | None
     value: Truth
@@ -70,11 +66,18 @@ class TrailNode:
     threshold: Any = None
     other: FactRead | None = None  # compare with another fact
     conclusion: "ConclusionTrail | None" = None  # a derived conclusion's own trail
+    outcomes: tuple[str, ...] | None = None  # conclusion: the graded outcomes that make it hold
+    level: str | None = None  # a graded conclusion's level tree: the outcome it reaches
 
 
 @dataclass(frozen=True)
 class ConclusionTrail:
-    """Why one conclusion came out as it did, for one entity."""
+    """Why one conclusion came out as it did, for one entity.
+
+    ``value`` is the truth of a two-valued conclusion's condition; a graded conclusion
+    is true once its outcome is determined, unknown while it is undetermined. Its
+    ``root`` is a ``levels`` node whose children are the level trees, in order.
+    """
 
     conclusion: str
     name: str
@@ -85,6 +88,7 @@ class ConclusionTrail:
     rule: RuleRef
     cite: m.Citation | None
     root: TrailNode
+    scale: tuple[str, ...] = ()  # every outcome the conclusion can reach, best first, undetermined last
 
 
 def deciding_children(kind: str, value: Truth, children: list[TrailNode]) -> set[int]:
@@ -156,14 +160,36 @@ class TrailBuilder:
     def trail(self, conclusion_id: str) -> ConclusionTrail:
         if conclusion_id not in self._done:
             c = self.conclusions[conclusion_id]
-            root = self.node(c.condition, deciding=True)
+            if c.levels:
+                root, outcome = self.levels(c)
+            else:
+                root = self.node(c.condition, deciding=True)
+                outcome = outcome_of(c.kind, root.value)
             self._done[conclusion_id] = ConclusionTrail(
-                conclusion=c.id, name=c.name, kind=c.kind, value=root.value,
-                outcome=outcome_of(c.kind, root.value), description=c.description,
+                conclusion=c.id, name=c.name, kind=c.kind, value=root.value, outcome=outcome,
+                description=c.description,
                 rule=RuleRef(c.id, c.version, c.file, c.line, c.effective, c.owner, c.sha256),
-                cite=c.cite, root=root,
+                cite=c.cite, root=root, scale=c.outcomes,
             )
         return self._done[conclusion_id]
+
+    def levels(self, c: m.Conclusion) -> tuple["TrailNode", str]:
+        """A graded conclusion: the first level that holds, if every level before it does not."""
+        trees = [replace(self.node(level.condition, deciding=False), level=level.outcome) for level in c.levels]
+        first = next((i for i, t in enumerate(trees) if t.value is not Truth.FALSE), None)
+        if first is None:
+            outcome, deciding = c.otherwise, len(trees)
+        elif trees[first].value is Truth.TRUE:
+            outcome, deciding = trees[first].level, first + 1
+        else:
+            # an earlier level might still hold: the levels up to the first that holds decide it
+            reached = next((i for i, t in enumerate(trees) if t.value is Truth.TRUE), len(trees) - 1)
+            outcome, deciding = m.UNDETERMINED, reached + 1
+        children = tuple(_with_deciding(t, i < deciding) for i, t in enumerate(trees))
+        value = Truth.UNKNOWN if outcome == m.UNDETERMINED else Truth.TRUE
+        root = TrailNode(id=c.id, kind="levels", description=c.description, cite=c.cite, value=value,
+                         deciding=True, children=children, level=outcome)
+        return root, outcome
 
     def read(self, name: str) -> FactRead:
         fact = self.entity.facts.get(name)
@@ -186,7 +212,13 @@ class TrailBuilder:
                              threshold=None if other else node.value, other=other, **common)
         if isinstance(node, m.ConclusionRef):
             sub = self.trail(node.conclusion)
-            return TrailNode(kind="conclusion", value=sub.value, conclusion=sub, **common)
+            if node.outcomes is None:
+                value = sub.value
+            elif sub.outcome == m.UNDETERMINED:
+                value = Truth.UNKNOWN
+            else:
+                value = Truth.TRUE if sub.outcome in node.outcomes else Truth.FALSE
+            return TrailNode(kind="conclusion", value=value, conclusion=sub, outcomes=node.outcomes, **common)
         kind, count = _KINDS[type(node)], getattr(node, "count", None)
         first = [self.node(child, deciding=False) for child in m.children_of(node)]
         value = combine(kind, [c.value for c in first], count)
@@ -201,8 +233,6 @@ _KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
 
 
 def _with_deciding(node: TrailNode, deciding: bool) -> TrailNode:
-    from dataclasses import replace
-
     return node if node.deciding == deciding else replace(node, deciding=deciding)
 
 

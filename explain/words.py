@@ -8,10 +8,44 @@ from engine.model import OPERATOR_WORDS, Evidence
 from .trail import ConclusionTrail, FactRead, TrailNode, Truth
 
 MARKS = {Truth.TRUE: "✔", Truth.FALSE: "✘", Truth.UNKNOWN: "?"}
-OUTCOME_WORDS = {
-    "granted": "granted", "not_granted": "not granted", "undetermined": "undetermined",
-    "holds": "holds", "does_not_hold": "does not hold",
-}
+
+
+class _OutcomeWords(dict):
+    """Outcome id -> words: ``not_granted`` reads "not granted", ``strong`` reads "strong"."""
+
+    def __missing__(self, outcome: str) -> str:
+        return outcome.replace("_", " ")
+
+
+OUTCOME_WORDS = _OutcomeWords()
+
+# How an outcome reads at a glance: its tone names a mark and a style.
+TONE_MARKS = {"good": "✔", "bad": "✘", "partial": "◐", "unknown": "?", "flag": "⚑", "clear": "·"}
+TONE_STYLES = {"good": "green", "bad": "red", "partial": "blue", "unknown": "yellow", "flag": "magenta",
+               "clear": "green"}
+
+
+def outcome_tone(kind: str, scale: tuple[str, ...], outcome: str) -> str:
+    """good / bad / partial / unknown, or flag / clear for findings (diagnostics, recommendations).
+
+    ``scale`` lists the outcomes best first, ``undetermined`` last (``Conclusion.outcomes``).
+    """
+    if outcome == "undetermined":
+        return "unknown"
+    if kind in ("diagnostic", "recommendation"):
+        return "flag" if outcome == scale[0] else "clear"
+    if outcome == scale[0]:
+        return "good"
+    return "bad" if outcome == scale[-2] else "partial"
+
+
+def trail_tone(trail: ConclusionTrail) -> str:
+    return outcome_tone(trail.kind, trail.scale, trail.outcome)
+
+
+def outcome_label(trail: ConclusionTrail) -> str:
+    """``✔ granted``, ``◐ developing``: the mark and the words of a trail's outcome."""
+    return f"{TONE_MARKS[trail_tone(trail)]} {OUTCOME_WORDS[trail.outcome]}"
 EVIDENCE_WORDS = {
     "audited_report": "audited report", "site_visit": "site visit", "self_reported": "self-reported",
     "third_party_rating": "third-party rating", "published_report": "published report", "kiva_api": "Kiva API",
@@ -54,7 +88,16 @@ def condition_text(node: TrailNode) -> str:
             return f"{read_text(node.fact)}, {read_text(node.other)} (needs {node.fact.name} {word} {node.other.name})"
         return f"{read_text(node.fact)} (needs {word} {value_text(node.fact.type, node.threshold)})"
     if node.kind == "conclusion":
-        return f"derived: {node.conclusion.name} ({node.conclusion.conclusion}) {OUTCOME_WORDS[node.conclusion.outcome]}"
+        sub = node.conclusion
+        text = f"derived: {sub.name} ({sub.conclusion}) {OUTCOME_WORDS[sub.outcome]}"
+        if node.outcomes is not None:
+            text += f" (needs {' or '.join(OUTCOME_WORDS[o] for o in node.outcomes)})"
+        return text
+    if node.kind == "levels":
+        return f"first of {len(node.children)} levels that holds"
+    if node.level is not None and node.kind != "compare":
+        return f"level {OUTCOME_WORDS[node.level]}: {node.kind} of {len(node.children)}" if node.kind != "at_least" \
+            else f"level {OUTCOME_WORDS[node.level]}: at least {node.count} of {len(node.children)}"
     if node.kind == "at_least":
         return f"at least {node.count} of {len(node.children)}"
     if node.kind == "not":
@@ -77,29 +120,60 @@ def first_sentence(text: str) -> str:
 
 def deciding_leaves(trail: ConclusionTrail) -> list[TrailNode]:
     """Comparisons on the deciding paths, through derived conclusions, in tree order."""
-    leaves: list[TrailNode] = []
-
-    def visit(node: TrailNode) -> None:
-        if node.kind == "compare":
-            if all(node.id != seen.id for seen in leaves):
-                leaves.append(node)
-        if node.conclusion is not None:
-            visit(node.conclusion.root)
-        for child in node.children:
-            if child.deciding:
-                visit(child)
-
-    visit(trail.root)
-    return leaves
+    return _leaves_of(trail.root)
 
 
 def _verb(trail: ConclusionTrail) -> str:
-    """'is granted' for badges; derived outcomes ('holds') read as verbs already."""
-    return "is " if trail.kind == "badge" else ""
+    """'is granted' for badges; 'holds' and 'does not hold' read as verbs already."""
+    return "" if trail.kind == "derived" else "is "
+
+
+def level_summary(trail: ConclusionTrail) -> str:
+    """A graded conclusion: which level it reached, and why not the ones above."""
+    levels = trail.root.children
+    above = [OUTCOME_WORDS[t.level] for t in levels if t.deciding and t.value is Truth.FALSE]
+    not_yet = f" The condition for {', '.join(above)} does not hold." if above else ""
+    if trail.outcome == "undetermined":
+        open_levels = [t for t in levels if t.deciding and t.value is Truth.UNKNOWN]
+        missing: list[str] = []
+        for level in open_levels:
+            for leaf in _leaves_of(level, Truth.UNKNOWN):
+                for read in (leaf.fact, leaf.other):
+                    if read is not None and not read.known and read.name not in missing:
+                        missing.append(read.name)
+        reached = next((t.level for t in levels if t.value is Truth.TRUE), None)
+        floor = f" It is at least {OUTCOME_WORDS[reached]}." if reached else ""
+        return (f"{trail.name} is undetermined: whether it is {' or '.join(OUTCOME_WORDS[t.level] for t in open_levels)} "
+                f"depends on facts nobody has supplied ({', '.join(missing)}).{floor}{not_yet}")
+    reached = next((t for t in levels if t.value is Truth.TRUE), None)
+    if reached is None:
+        return f"{trail.name} is {OUTCOME_WORDS[trail.outcome]}: no level's condition holds.{not_yet}"
+    basis = "; ".join(read_text(leaf.fact) for leaf in _leaves_of(reached, Truth.TRUE)[:6])
+    return f"{trail.name} is {OUTCOME_WORDS[trail.outcome]}: its condition holds ({basis}).{not_yet}"
+
+
+def _leaves_of(node: TrailNode, value: Truth | None = None) -> list[TrailNode]:
+    """Deciding comparisons under ``node``, through derived conclusions, in tree order;
+    only those with ``value`` when one is given."""
+    found: list[TrailNode] = []
+
+    def visit(n: TrailNode) -> None:
+        if n.kind == "compare" and value in (None, n.value) and all(n.id != f.id for f in found):
+            found.append(n)
+        if n.conclusion is not None:
+            visit(n.conclusion.root)
+        for child in n.children:
+            if child.deciding:
+                visit(child)
+
+    visit(node)
+    return found
 
 
 def summary(trail: ConclusionTrail) -> str:
     """A short plain-language account of the decision and what would change it."""
+    if trail.root.kind == "levels":
+        return level_summary(trail)
     name = trail.name
     leaves = deciding_leaves(trail)
     if trail.value is Truth.TRUE:

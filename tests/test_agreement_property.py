@@ -59,7 +59,7 @@ def comparisons():
     )
 
 
-def trees():
+def trees(max_leaves: int = 8):
     def extend(children):
         lists = st.lists(children, min_size=1, max_size=3).map(tuple)
         return st.one_of(
@@ -69,7 +69,7 @@ def trees():
             lists.flatmap(lambda cs: st.integers(1, len(cs)).map(
                 lambda n: m.AtLeast(_node_id(), "d", None, HERE, count=n, children=cs))),
         )
-    return st.recursive(comparisons(), extend, max_leaves=8)
+    return st.recursive(comparisons(), extend, max_leaves=max_leaves)
 
 
 def entities():
@@ -86,13 +86,26 @@ def conclusion(cid: str, kind: str, condition) -> m.Conclusion:
                         f"{cid}.yaml", 1, "0" * 64)
 
 
-def knowledge_base(derived_tree, badge_tree) -> m.KnowledgeBase:
+def graded(cid: str, level_trees) -> m.Conclusion:
+    levels = tuple(m.Level(name, "d", None, tree, HERE) for name, tree in zip(("high", "middle"), level_trees))
+    return m.Conclusion(cid, m.LEVEL, cid, "d", "1.0.0", "2026-01-01", "tests", None, None, "p",
+                        f"{cid}.yaml", 1, "0" * 64, levels=levels, otherwise="low")
+
+
+def knowledge_base(derived_tree, badge_tree, level_trees=None) -> m.KnowledgeBase:
     derived = conclusion("derived-one", m.DERIVED, derived_tree)
     ref = m.ConclusionRef(_node_id(), "d", None, HERE, conclusion="derived-one")
     badge = conclusion("badge-one", m.BADGE, m.AllOf(_node_id(), "d", None, HERE, children=(badge_tree, ref)))
     either = conclusion("badge-two", m.BADGE, m.AnyOf(_node_id(), "d", None, HERE, children=(ref, badge_tree)))
+    rules = [derived, badge, either]
+    if level_trees:
+        rules.append(graded("level-one", level_trees))
+        high_or_middle = m.ConclusionRef(_node_id(), "d", None, HERE, conclusion="level-one",
+                                         outcomes=("high", "middle"))
+        rules.append(conclusion("finding-one", m.DIAGNOSTIC,
+                                m.AllOf(_node_id(), "d", None, HERE, children=(high_or_middle, ref))))
     pack = m.Pack("p", "p", "partner", "1.0.0", "", m.frozen_map(FACTS),
-                  m.frozen_map({c.id: c for c in (derived, badge, either)}), "")
+                  m.frozen_map({c.id: c for c in rules}), "")
     return m.KnowledgeBase("generated", "1.0.0", "", "", m.frozen_map({"p": pack}), m.frozen_map({}), "", ())
 
 
@@ -122,3 +135,54 @@ def test_durable_rules_and_trail_agree(derived_tree, badge_tree, population):
             from explain.trail import combine
             assert result.values["badge-one"] is combine("all", [inner, result.values["derived-one"]])
             assert result.values["badge-two"] is combine("any", [result.values["derived-one"], inner])
+
+
+def direct_level(level_trees, facts: dict) -> str:
+    """A graded conclusion's outcome straight from its definition."""
+    for name, tree in zip(("high", "middle"), level_trees):
+        value = direct(tree, facts)
+        if value is Truth.UNKNOWN:
+            return "undetermined"
+        if value is Truth.TRUE:
+            return name
+    return "low"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(derived_tree=trees(), badge_tree=trees(24), level_trees=st.lists(trees(16), min_size=2, max_size=2),
+       population=st.lists(entities(), min_size=1, max_size=4))
+def test_levels_and_large_trees_agree(derived_tree, badge_tree, level_trees, population):
+    """Graded conclusions, references to them, and trees too large for one durable_rules rule."""
+    from explain.trail import combine
+
+    kb = knowledge_base(derived_tree, badge_tree, level_trees)
+    with Engine(kb) as engine:
+        for entity in population:
+            result = engine.evaluate(entity)
+            facts = {k: v.value for k, v in entity.facts.items()}
+            level = direct_level(level_trees, facts)
+            assert result.outcomes["level-one"] == level
+            inner = Truth.UNKNOWN if level == "undetermined" else Truth.TRUE if level != "low" else Truth.FALSE
+            expected = combine("all", [inner, result.values["derived-one"]])
+            assert result.outcomes["finding-one"] == {Truth.TRUE: "found", Truth.FALSE: "not_found",
+                                                      Truth.UNKNOWN: "undetermined"}[expected]
+            assert result.values["badge-two"] is combine("any", [result.values["derived-one"],
+                                                                 direct(badge_tree, facts)])
+
+
+def test_a_tree_too_large_for_one_rule_is_split_into_parts():
+    """durable_rules rejects a rule of more than 31 expression slots (error 113); the compiler splits."""
+    from engine.compiler import compile_program, cost
+
+    leaves = [m.Comparison(_node_id(), "d", None, HERE, fact="tool", op="is", value=v) for v in ("a", "b", "c")]
+    pairs = tuple(m.AllOf(_node_id(), "d", None, HERE, children=(leaves[i % 3], leaves[(i + 1) % 3]))
+                  for i in range(20))
+    big = m.AtLeast(_node_id(), "d", None, HERE, count=3, children=pairs[:8])
+    kb = knowledge_base(m.AnyOf(_node_id(), "d", None, HERE, children=pairs), big)
+    program = compile_program(kb, "partner")
+    assert any(meaning.sets_field for meaning in program.rule_names.values())
+    assert all(cost(rule["all"][0]["m"]) <= 31 for rule in program.definition.values())
+    with Engine(kb) as engine:
+        for tool in ("a", "b", "c"):
+            result = engine.evaluate(make_entity({"tool": tool}))
+            assert result.outcomes["derived-one"] == "does_not_hold"

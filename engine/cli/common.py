@@ -30,12 +30,13 @@ def load_kb(value: str | None):
     return load_knowledge_base(kb_dir(value))
 
 
-def console(buffer: io.StringIO):
-    """A rich console writing into ``buffer``: colour on a terminal, plain text when piped."""
+def console(buffer: io.StringIO, piped_width: int = 100):
+    """A rich console writing into ``buffer``: colour on a terminal, plain text of
+    ``piped_width`` columns when piped (so output does not depend on who runs it)."""
     from rich.console import Console
 
     tty = sys.stdout.isatty()
-    width = os.get_terminal_size().columns if tty else 100
+    width = os.get_terminal_size().columns if tty else piped_width
     return Console(file=buffer, width=width, force_terminal=tty, color_system="auto" if tty else None,
                    highlight=False, soft_wrap=False)
 
