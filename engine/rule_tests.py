@@ -13,8 +13,6 @@ from .inference import Engine
 from .source import read_document
 from .validation import check_schema
 
-BADGE_OUTCOMES = ("granted", "not_granted", "undetermined")
-DERIVED_OUTCOMES = ("holds", "does_not_hold", "undetermined")
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ def _load_file(path: Path, pack: m.Pack, kb: m.KnowledgeBase, collector: Collect
                           f"unknown conclusion '{item['conclusion']}'",
                           suggestion=did_you_mean(item["conclusion"], conclusions))
             continue
-        allowed = BADGE_OUTCOMES if conclusion.is_badge else DERIVED_OUTCOMES
+        allowed = conclusion.outcomes
         if item["expect"] not in allowed:
             collector.add(document.at(("tests", i, "expect")), "BD402",
                           f"a {conclusion.kind} conclusion's outcome is one of: {', '.join(allowed)}")
