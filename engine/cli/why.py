@@ -39,20 +39,28 @@ def run(args) -> tuple[str, int]:
     known = {cid for p in kb.packs_for(entity.kind) for cid in p.conclusions}
     if args.conclusion not in known:
         raise unknown_choice(f"badge or conclusion for a {entity.kind}", args.conclusion, known)
+    from explain import render_qualify
+    from explain.counterfactual import Counterfactuals
+
     with Engine(kb) as engine:
         result = engine.evaluate(entity)
-    trail = result.trails[args.conclusion]
+        trail = result.trails[args.conclusion]
+        to_qualify = Counterfactuals(engine).conclusion(entity, args.conclusion, trail.outcome)
     if args.format == "json":
         data = {"entity": {"id": entity.id, "name": entity.name, "kind": entity.kind, "source": entity.source},
                 "knowledge_base": {"name": kb.name, "version": kb.version, "sha256": kb.sha256},
-                "trail": trail_data(trail)}
+                "trail": trail_data(trail), "to_qualify": render_qualify.qualify_data(to_qualify)}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n", EXIT_OK
     if args.format == "md":
-        return render_markdown(trail, entity.name, full=args.full), EXIT_OK
+        text = render_markdown(trail, entity.name, full=args.full)
+        return text + ("\n" + render_qualify.render_markdown(to_qualify) if to_qualify else ""), EXIT_OK
     from rich.text import Text
 
     buffer = io.StringIO()
     out = console(buffer)
     out.print(Text(f"{entity.name} ({entity.id}) · {entity.source}", style="bold"))
     out.print(render_tree(trail, full=args.full))
+    if to_qualify is not None:
+        out.print()
+        out.print(render_qualify.render_text(to_qualify))
     return buffer.getvalue(), EXIT_OK
