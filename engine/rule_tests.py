@@ -59,10 +59,10 @@ def _load_file(path: Path, pack: m.Pack, kb: m.KnowledgeBase, collector: Collect
     if document is None or not check_schema(document, "tests", collector):
         return []
     schema = fact_schema_for(kb, pack.entity)
-    every_node = {n.id for c in pack.conclusions.values() for n in m.walk(c.condition)}
+    every_node = {n.id for c in pack.conclusions.values() for n in c.nodes()}
     # conclusions of other packs for the same entity kind can be tested from here too
     conclusions = {cid: c for p in kb.packs_for(pack.entity) for cid, c in p.conclusions.items()}
-    every_node |= {n.id for c in conclusions.values() for n in m.walk(c.condition)}
+    every_node |= {n.id for c in conclusions.values() for n in c.nodes()}
     found = []
     for i, item in enumerate(document.data["tests"]):
         where = document.at(("tests", i))

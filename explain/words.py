@@ -170,6 +170,17 @@ def _leaves_of(node: TrailNode, value: Truth | None = None) -> list[TrailNode]:
     return found
 
 
+def _graded_refs(node: TrailNode) -> list[TrailNode]:
+    """Deciding references to graded conclusions under ``node``, through derived conclusions."""
+    found = [node] if node.kind == "conclusion" and node.outcomes is not None else []
+    if node.conclusion is not None:
+        found += _graded_refs(node.conclusion.root)
+    for child in node.children:
+        if child.deciding:
+            found += _graded_refs(child)
+    return found
+
+
 def summary(trail: ConclusionTrail) -> str:
     """A short plain-language account of the decision and what would change it."""
     if trail.root.kind == "levels":
@@ -177,12 +188,17 @@ def summary(trail: ConclusionTrail) -> str:
     name = trail.name
     leaves = deciding_leaves(trail)
     if trail.value is Truth.TRUE:
-        basis = "; ".join(read_text(leaf.fact) for leaf in leaves[:6])
-        more = f" and {len(leaves) - 6} more" if len(leaves) > 6 else ""
-        return f"{name} {_verb(trail)}{OUTCOME_WORDS[trail.outcome]}: every condition it needs holds ({basis}{more})."
+        reads = list(dict.fromkeys(read_text(leaf.fact) for leaf in leaves))
+        basis = "; ".join(reads[:6])
+        more = f" and {len(reads) - 6} more" if len(reads) > 6 else ""
+        return f"{name} {_verb(trail)}{OUTCOME_WORDS[trail.outcome]}: every condition it needs holds, based on {basis}{more}."
     if trail.value is Truth.FALSE:
-        failing = [leaf for leaf in leaves if leaf.value is Truth.FALSE]
-        reasons = "; ".join(f"{read_text(leaf.fact)}, but it needs {requirement_text(leaf)}" for leaf in failing[:4])
+        failing = [f"{read_text(leaf.fact)}, but it needs {requirement_text(leaf)}"
+                   for leaf in leaves if leaf.value is Truth.FALSE]
+        failing += [f"{ref.conclusion.name} is {OUTCOME_WORDS[ref.conclusion.outcome]}, but it needs "
+                    f"{' or '.join(OUTCOME_WORDS[o] for o in ref.outcomes)}" for ref in _graded_refs(trail.root)
+                    if ref.value is Truth.FALSE and not _leaves_of(ref, Truth.FALSE)]
+        reasons = "; ".join(failing[:4])
         more = f"; and {len(failing) - 4} more" if len(failing) > 4 else ""
         return f"{name} {_verb(trail)}{OUTCOME_WORDS[trail.outcome]}: {reasons}{more}."
     unknown = [leaf for leaf in leaves if leaf.value is Truth.UNKNOWN]
