@@ -1,11 +1,16 @@
 """Read YAML or JSON documents safely, keeping the line and column of every node.
 
 Only plain data is accepted: no tags beyond YAML's standard scalars, no duplicate
-keys, one document per file. Dates stay ISO strings (the schema checks them) and
-only ``true``/``false`` are booleans, so ``no`` or ``on`` stay words, as in YAML 1.2.
+keys, no anchors or aliases, one document per file. Plain scalars are read as YAML 1.2's
+core schema reads them (PyYAML follows YAML 1.1): only ``true``/``false`` are booleans,
+so ``no`` or ``on`` stay words; ``1e-7`` is a number; ``012`` is twelve, and ``1:30`` or
+``1_000`` are words, not numbers. Dates are plain strings (the schema and the facts loader check them).
+JSON files are checked by the JSON parser first, so their errors read as JSON errors.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +21,61 @@ from .diagnostics import Collector, Location
 
 Path_ = tuple  # a path into a document: keys and list indexes
 
-_STANDARD_TAGS = {
-    "tag:yaml.org,2002:" + name
-    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-}
+_TAG = "tag:yaml.org,2002:"
+_STANDARD_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+
+# YAML 1.2 core schema: what a plain (unquoted) scalar means.
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_MERGE = re.compile(r"^<<$")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core resolution; aliases are recorded, never expanded.
+
+    Expanding aliases would let a small file grow without bound (or loop forever when
+    an alias refers to its own parent), so each one becomes an empty placeholder and
+    is reported.
+    """
+
+    yaml_implicit_resolvers: dict = {}
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.aliases: list = []  # (anchor, mark) of every alias met
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            self.aliases.append((event.anchor, event.start_mark))
+            return yaml.ScalarNode(_TAG + "null", "", event.start_mark, event.end_mark)
+        return super().compose_node(parent, index)
+
+
+for _tag, _regexp, _first in (
+    ("bool", _BOOL, "tTfF"), ("int", _INT, "-+0123456789"), ("float", _FLOAT, "-+0123456789."),
+    ("null", _NULL, ["~", "n", "N", ""]), ("merge", _MERGE, "<"),
+):
+    _Loader.add_implicit_resolver(_TAG + _tag, _regexp, list(_first))
+
+
+def _number(tag: str, text: str):
+    """The int or float a YAML 1.2 scalar names; ValueError when it names none."""
+    if tag == _TAG + "int":
+        if not _INT.match(text):
+            raise ValueError(f"'{text}' is not a whole number")
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text)
+    if not (_FLOAT.match(text) or _INT.match(text)):
+        raise ValueError(f"'{text}' is not a number")
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return float("-inf") if lowered.startswith("-") else float("inf")
+    return float("nan") if lowered == ".nan" else float(text)
 
 
 @dataclass(frozen=True)
@@ -89,13 +145,15 @@ class _Reader:
         return result
 
     def scalar(self, node) -> Any:
-        if node.tag == "tag:yaml.org,2002:timestamp":
+        if node.tag == _TAG + "timestamp":
             return node.value
-        if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+        if node.tag == _TAG + "bool" and node.value.lower() not in ("true", "false"):
             return node.value
         try:
+            if node.tag in (_TAG + "int", _TAG + "float"):
+                return _number(node.tag, node.value)
             return self.scalars.construct_object(node)
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError) as error:
             self.collector.add(self.where(node), "BD002", f"bad value: {error}")
             return None
 
@@ -108,14 +166,34 @@ def read_document(path: Path | str, collector: Collector, display: str | None = 
     except (OSError, UnicodeDecodeError) as error:
         collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {getattr(error, 'strerror', None) or error}")
         return None
+    if Path(path).suffix.lower() == ".json":
+        return parse_json_text(text, shown, collector)
     return parse_text(text, shown, collector)
 
 
-def parse_text(text: str, shown: str, collector: Collector) -> Document | None:
-    """Parse YAML (or JSON, which is read as YAML) text named ``shown``."""
-    before = len(collector.errors)
+def parse_json_text(text: str, shown: str, collector: Collector) -> Document | None:
+    """Parse JSON text: JSON's own parser judges the syntax, the YAML reader adds positions."""
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        json.loads(text, parse_constant=lambda name: name)  # NaN and Infinity then fail the schema
+    except json.JSONDecodeError as error:
+        collector.add(Location(shown, error.lineno, error.colno), "BD002", f"JSON syntax error: {error.msg}")
+        return None
+    except RecursionError:
+        collector.add(Location(shown, 1, 1), "BD002", "JSON nested too deeply")
+        return None
+    # Valid JSON has no raw tab inside a string, so every tab is white space; YAML refuses
+    # tabs there, and one space keeps every column where it was.
+    return parse_text(text.replace("\t", " "), shown, collector)
+
+
+def parse_text(text: str, shown: str, collector: Collector) -> Document | None:
+    """Parse YAML text named ``shown``."""
+    before = len(collector.errors)
+    loader = _Loader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            nodes.append(loader.get_node())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -124,6 +202,16 @@ def parse_text(text: str, shown: str, collector: Collector) -> Document | None:
         return None
     except yaml.YAMLError as error:
         collector.add(Location(shown, 1, 1), "BD002", str(error))
+        return None
+    except RecursionError:
+        collector.add(Location(shown, 1, 1), "BD002", "nested too deeply")
+        return None
+    finally:
+        loader.dispose()
+    for anchor, mark in loader.aliases:
+        collector.add(Location(shown, mark.line + 1, mark.column + 1), "BD009",
+                      f"alias '*{anchor}' is not allowed; write the value out in full")
+    if loader.aliases:
         return None
     nodes = [n for n in nodes if n is not None]
     if not nodes:
@@ -137,7 +225,11 @@ def parse_text(text: str, shown: str, collector: Collector) -> Document | None:
         )
         return None
     reader = _Reader(shown, collector)
-    data = reader.convert(nodes[0], ())
+    try:
+        data = reader.convert(nodes[0], ())
+    except RecursionError:
+        collector.add(Location(shown, 1, 1), "BD002", "nested too deeply")
+        return None
     if len(collector.errors) > before:
         return None
     return Document(shown, data, reader.values, reader.keys)

@@ -79,6 +79,8 @@ def _report(document: Document, error, collector: Collector) -> None:
         for sub in error.context:
             if "object" in str(sub.schema.get("type", "")) or sub.validator != "type":
                 _report(document, sub, collector)
+    elif kind in ("anyOf", "oneOf") and error.instance is None:
+        collector.add(where, "BD101", "no value given (null); leave the key out when it is unknown")
     elif kind in ("anyOf", "oneOf"):
         collector.add(where, "BD101", f"{_found(error.instance)} is not a valid value here")
     elif kind == "minItems":
