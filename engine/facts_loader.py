@@ -1,6 +1,7 @@
 """Read facts files (one entity each, YAML or JSON) and check them against the fact schema."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
@@ -11,6 +12,10 @@ from .source import Document, read_document
 from .validation import check_schema
 
 FACTS_SUFFIXES = (".yaml", ".yml", ".json")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# durable_rules' core compares integers exactly only within 64 bits (beyond, as doubles)
+_LARGEST_INTEGER = 2**63 - 1
+_LARGEST_FLOAT = 1.7976931348623157e308  # a larger whole number cannot become a float
 
 
 def facts_paths(paths: Iterable[str | Path], collector: Collector) -> list[Path]:
@@ -19,12 +24,18 @@ def facts_paths(paths: Iterable[str | Path], collector: Collector) -> list[Path]
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix in FACTS_SUFFIXES and p.is_file()))
+            inside = sorted(p for p in path.iterdir() if p.suffix in FACTS_SUFFIXES and p.is_file())
+            if not inside:
+                collector.add(Location(str(path)), "BD008",
+                              f"folder holds no facts files ({', '.join(FACTS_SUFFIXES)})")
+            found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:
             collector.add(Location(str(path)), "BD008", "no such file or folder")
-    return found
+    # a file named twice (or also inside a folder named) is one entity, read once
+    unique = {p.resolve(): p for p in reversed(found)}
+    return [p for p in found if unique[p.resolve()] is p]
 
 
 def load_entities(paths: Iterable[str | Path], kb: m.KnowledgeBase) -> list[m.Entity]:
@@ -100,7 +111,11 @@ def read_facts(document: Document, path: tuple, schema: Mapping[str, m.FactSpec]
 
 
 def _check_date(text: str, where: Location, collector: Collector) -> bool:
+    # Only YYYY-MM-DD: Python 3.11 also reads '20201231' or '2020-W53-4', which would then
+    # compare wrongly as text against ISO dates.
     try:
+        if not _ISO_DATE.match(text):
+            raise ValueError(text)
         date.fromisoformat(text)
         return True
     except ValueError:
@@ -126,6 +141,10 @@ def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
             return None
         if kind == "integer" and value != int(value):
             collector.add(where, "BD302", f"'{spec.name}' must be a whole number, found {value}")
+            return None
+        largest = _LARGEST_INTEGER if kind == "integer" else _LARGEST_FLOAT
+        if abs(value) > largest:
+            collector.add(where, "BD303", f"'{spec.name}' is too large: it must lie within ±{largest:g}")
             return None
         if spec.range:
             low, high = spec.range
