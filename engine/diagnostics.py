@@ -82,6 +82,12 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BD604": (Severity.ERROR, "decision record missing from the chain (deleted)"),
     "BD605": (Severity.ERROR, "decision record out of order"),
     "BD606": (Severity.ERROR, "truncated decision record (an append was interrupted)"),
+    # Kiva API import (engine/kiva_import.py)
+    "BD701": (Severity.ERROR, "Kiva API file is not a list of partner records"),
+    "BD702": (Severity.ERROR, "Kiva partner record has no usable id, or shares one with another record"),
+    "BD703": (Severity.ERROR, "Kiva partner record field is malformed"),
+    "BD704": (Severity.WARNING, "Kiva partner record field is not part of Kiva's record (ignored)"),
+    "BD705": (Severity.ERROR, "imported facts files cannot be written"),
 }
 
 

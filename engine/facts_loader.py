@@ -39,27 +39,40 @@ def facts_paths(paths: Iterable[str | Path], collector: Collector) -> list[Path]
 
 
 def load_entities(paths: Iterable[str | Path], kb: m.KnowledgeBase) -> list[m.Entity]:
-    """Load every facts file under ``paths``; raise InvalidInput with all problems found."""
+    """Load every facts file (and every row of a CSV or JSON Lines table) under ``paths``;
+    raise InvalidInput with all problems found."""
+    from .tabular_input import is_table, read_table
+
     collector = Collector()
-    entities = []
+    located: list[tuple[m.Entity, Location]] = []
     for path in facts_paths(paths, collector):
+        if is_table(path):
+            located.extend(read_table(path, kb, collector))
+            continue
         entity = load_entity(path, kb, collector)
         if entity is not None:
-            entities.append(entity)
+            located.append((entity, Location(entity.source, 1, 1)))
     seen: dict[tuple, str] = {}
-    for entity in entities:
+    for entity, where in located:
         key = (entity.kind, entity.id)
         if key in seen:
-            collector.add(Location(entity.source, 1, 1), "BD307",
-                          f"entity id '{entity.id}' is also used by {seen[key]}")
+            collector.add(where, "BD307", f"entity id '{entity.id}' is also used by {seen[key]}")
         seen.setdefault(key, entity.source)
     collector.raise_if_errors()
-    return entities
+    return [entity for entity, _ in located]
 
 
 def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
     document = read_document(path, collector)
-    if document is None or not check_schema(document, "facts", collector):
+    if document is None:
+        return None
+    return entity_from_document(document, kb, collector, source=str(path))
+
+
+def entity_from_document(document: Document, kb: m.KnowledgeBase, collector: Collector,
+                         source: str) -> m.Entity | None:
+    """The entity a parsed facts document describes, or None after reporting its problems."""
+    if not check_schema(document, "facts", collector):
         return None
     data = document.data
     schema = fact_schema_for(kb, data["kind"])
@@ -72,7 +85,7 @@ def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Enti
     if facts is None:
         return None
     return m.Entity(kind=data["kind"], id=str(data["id"]), name=data["name"],
-                    description=data.get("description"), source=str(path), facts=m.frozen_map(facts))
+                    description=data.get("description"), source=source, facts=m.frozen_map(facts))
 
 
 def fact_schema_for(kb: m.KnowledgeBase, kind: str) -> dict[str, m.FactSpec]:

@@ -1,0 +1,274 @@
+"""Entities from tables: CSV (one row per entity) and JSON Lines (one facts-file object per line).
+
+Both produce the same ``Entity`` objects and the same diagnostics as facts files, located
+at ``file.csv:ROW:COL`` (ROW is the file's line, COL the 1-based column of the cell) or
+``file.jsonl:LINE:COL``. Reading is split in two so that a batch can stream: ``csv_rows``
+and ``jsonl_lines`` cut a file into small picklable ``Row`` records (cheap, in input
+order), and ``row_entity`` turns one record into an entity (the work a batch worker does).
+
+CSV columns: ``kind``, ``id``, ``name`` (required), ``description``, one column per fact
+(the header names the fact), and optional evidence columns ``<fact>.source``,
+``<fact>.as_of``, ``<fact>.reference``, ``<fact>.note``. An empty cell is unknown. Cells
+are typed by the fact schema: numbers as written (``0.45``, never ``45%``), booleans
+``true``/``false`` (any case), lists separated by ``;`` (``[]`` is the empty list),
+dates ``YYYY-MM-DD``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from . import model as m
+from .diagnostics import Collector, Diagnostic, Location, did_you_mean
+from .source import Document, parse_json_text
+
+CSV_SUFFIXES = (".csv",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TABLE_SUFFIXES = CSV_SUFFIXES + JSONL_SUFFIXES
+ENTITY_COLUMNS = ("kind", "id", "name", "description")
+EVIDENCE_KEYS = ("source", "as_of", "reference", "note")
+EMPTY_LIST = "[]"
+LIST_SEPARATOR = ";"
+
+
+@dataclass(frozen=True)
+class Header:
+    """A CSV header, checked: what each column holds."""
+
+    path: str
+    columns: tuple[tuple[str, str | None, int], ...]  # (fact or entity key, evidence key or None, 1-based col)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entity's raw input: a CSV row (``cells``) or a JSON Lines line (``text``)."""
+
+    path: str
+    line: int
+    header: Header | None = None
+    cells: tuple[str, ...] = ()
+    text: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What the entity's ``source`` says: the file and the line it was read from."""
+        return f"{self.path}:{self.line}"
+
+
+def is_table(path: Path) -> bool:
+    return path.suffix.lower() in TABLE_SUFFIXES
+
+
+def table_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[Row]:
+    """The rows of a CSV or JSON Lines file, streamed; file-level problems go to ``collector``."""
+    if path.suffix.lower() in CSV_SUFFIXES:
+        return csv_rows(path, kb, collector)
+    return jsonl_lines(path, collector)
+
+
+def row_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    """The entity a row describes, or None after reporting its problems."""
+    if row.header is not None:
+        document = _csv_document(row)
+        return _entity(document, row, kb, collector)
+    return _jsonl_entity(row, kb, collector)
+
+
+def read_table(path: Path, kb: m.KnowledgeBase, collector: Collector) -> list[tuple[m.Entity, Location]]:
+    """Every entity of a table with the place it starts at (for callers that want them all)."""
+    found = []
+    for row in table_rows(path, kb, collector):
+        entity = row_entity(row, kb, collector)
+        if entity is not None:
+            found.append((entity, Location(row.path, row.line, 1)))
+    return found
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+def csv_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[Row]:
+    shown = str(path)
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")  # utf-8-sig: spreadsheets write a BOM
+    except OSError as error:
+        collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {error.strerror or error}")
+        return
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            names = next(reader, None)
+            if names is None:
+                collector.add(Location(shown, 1, 1), "BD005", "file is empty; expected a header row")
+                return
+            header = _header(shown, names, kb, collector)
+            if header is None:
+                return
+            start = reader.line_num + 1
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    if len(cells) != len(header.columns):
+                        collector.add(Location(shown, start, min(len(cells), len(header.columns)) + 1), "BD311",
+                                      f"row has {len(cells)} cell(s), the header has {len(header.columns)}")
+                    else:
+                        yield Row(shown, start, header=header, cells=tuple(cells))
+                start = reader.line_num + 1
+        except UnicodeDecodeError as error:
+            collector.add(Location(shown, reader.line_num + 1, 1), "BD001", f"cannot read file: {error.reason}")
+        except csv.Error as error:
+            collector.add(Location(shown, reader.line_num, 1), "BD002", f"CSV syntax error: {error}")
+
+
+def _header(shown: str, names: list[str], kb: m.KnowledgeBase, collector: Collector) -> Header | None:
+    """Check the header row: known facts, evidence beside its fact, no repeats, the entity columns."""
+    facts = {name for pack in kb.packs.values() for name in pack.facts}
+    before = len(collector.errors)
+    columns = []
+    seen: dict[str, int] = {}
+    for col, raw in enumerate(names, start=1):
+        name = raw.strip()
+        where = Location(shown, 1, col)
+        if name in seen:
+            collector.add(where, "BD003", f"column '{name}' repeats column {seen[name]}")
+            continue
+        seen[name] = col
+        fact, _, evidence = name.partition(".")
+        if name in ENTITY_COLUMNS:
+            columns.append((name, None, col))
+        elif evidence and evidence not in EVIDENCE_KEYS:
+            collector.add(where, "BD310", f"column '{name}': '{evidence}' is not an evidence field; "
+                          f"use one of: {', '.join(EVIDENCE_KEYS)}", suggestion=did_you_mean(evidence, EVIDENCE_KEYS))
+        elif fact not in facts:
+            collector.add(where, "BD301", f"unknown fact '{fact}'", suggestion=did_you_mean(fact, facts))
+        else:
+            columns.append((fact, evidence or None, col))
+    present = {name for name, evidence, _ in columns if evidence is None}
+    for name, evidence, col in columns:
+        if evidence and name not in present:
+            collector.add(Location(shown, 1, col), "BD310",
+                          f"evidence column '{name}.{evidence}' has no fact column '{name}'")
+    for required in ("kind", "id", "name"):
+        if required not in present:
+            collector.add(Location(shown, 1, 1), "BD310", f"missing column '{required}'")
+    return None if len(collector.errors) > before else Header(shown, tuple(columns))
+
+
+def _csv_document(row: Row) -> Document:
+    """The row as the facts-file document it stands for, each value at its cell."""
+    data: dict = {}
+    facts: dict = {}
+    positions: dict = {}
+    for (name, evidence, col), raw in zip(row.header.columns, row.cells):
+        cell = raw.strip()
+        if not cell:
+            continue  # an empty cell is unknown
+        if name in ENTITY_COLUMNS:
+            data[name] = cell
+            positions[(name,)] = (row.line, col)
+        elif evidence is None:
+            facts.setdefault(name, {})["value"] = cell
+            positions[("facts", name)] = positions[("facts", name, "value")] = (row.line, col)
+        else:
+            facts.setdefault(name, {})[evidence] = cell
+            positions[("facts", name, evidence)] = (row.line, col)
+    # evidence for a fact left unknown says nothing: drop it
+    data["facts"] = {name: given for name, given in facts.items() if "value" in given}
+    positions.setdefault((), (row.line, 1))
+    return Document(row.path, data, positions, positions)
+
+
+def typed_cell(text: str, spec: m.FactSpec):
+    """A CSV cell as the fact's type reads it; text that does not fit is returned as is,
+    so that the facts loader reports it exactly as it would in a facts file."""
+    kind = spec.type
+    if kind in ("number", "percentage", "integer"):
+        if "_" in text:
+            return text  # Python reads '1_000' as a number; a facts file does not
+        try:
+            number = float(text) if kind != "integer" or not text.lstrip("+-").isdigit() else int(text)
+        except ValueError:
+            return text
+        return number if number == number and number not in (float("inf"), float("-inf")) else text
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if kind == "enum_list":
+        if text == EMPTY_LIST:
+            return []
+        return [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
+    return text
+
+
+def _type_cells(document: Document, schema) -> None:
+    for name, given in document.data["facts"].items():
+        spec = schema.get(name)
+        if spec is not None:
+            given["value"] = typed_cell(given["value"], spec)
+
+
+# -- JSON Lines ---------------------------------------------------------------------------------
+
+def jsonl_lines(path: Path, collector: Collector) -> Iterator[Row]:
+    shown = str(path)
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as error:
+        collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {error.strerror or error}")
+        return
+    with handle:
+        number = 0
+        try:
+            for number, text in enumerate(handle, start=1):
+                if text.strip():
+                    yield Row(shown, number, text=text.rstrip("\n"))
+        except UnicodeDecodeError as error:
+            collector.add(Location(shown, number + 1, 1), "BD001", f"cannot read file: {error.reason}")
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _no_repeats(pairs):
+    data = {}
+    for key, value in pairs:
+        if key in data:
+            raise _Repeated(key)
+        data[key] = value
+    return data
+
+
+def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    # Fast path: the JSON parser alone, no positions. Only a line with a problem is read
+    # again by the positional reader, so that its diagnostics point at the right column.
+    try:
+        data = json.loads(row.text, object_pairs_hook=_no_repeats, parse_constant=lambda name: name)
+    except (ValueError, _Repeated, RecursionError):
+        data = None
+    if data is not None:
+        quick = Collector()
+        entity = _entity(Document(row.path, data, {}, {}), row, kb, quick)
+        if not quick.items:
+            return entity
+    located = Collector()
+    document = parse_json_text(row.text, row.path, located)
+    if document is not None:
+        _entity(document, row, kb, located)
+    for diagnostic in located.items:
+        collector.items.append(_on_line(diagnostic, row.line))
+    return None
+
+
+def _on_line(diagnostic: Diagnostic, line: int) -> Diagnostic:
+    """A diagnostic found in one line read on its own, moved to that line of the file."""
+    where = diagnostic.location
+    return replace(diagnostic, location=Location(where.path, line, where.col if where.line else 0))
+
+
+def _entity(document: Document, row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    from .facts_loader import entity_from_document, fact_schema_for
+
+    if row.header is not None and isinstance(document.data.get("kind"), str):
+        _type_cells(document, fact_schema_for(kb, document.data["kind"]))
+    return entity_from_document(document, kb, collector, source=row.source)
