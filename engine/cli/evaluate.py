@@ -13,6 +13,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--kb", metavar="DIR", help=KB_HELP)
     parser.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
     parser.add_argument("--pack", metavar="NAME", help="only the conclusions of this pack")
+    parser.add_argument("--log", metavar="FILE",
+                        help="append every decision to this tamper-evident decision log (see `badges verify`)")
 
 
 def run(args) -> tuple[str, int]:
@@ -31,6 +33,15 @@ def run(args) -> tuple[str, int]:
     if args.pack:
         results = [replace(r, decisions=tuple(d for d in r.decisions if d.conclusion.pack == args.pack))
                    for r in results]
+    if args.log:  # the decision log (engine/decision_log.py); a failure leaves no output
+        from engine.decision_log import BadClock, append_records, build_records
+
+        from .common import UsageError
+
+        try:
+            append_records(args.log, build_records(kb, results))
+        except BadClock as error:
+            raise UsageError(str(error)) from None
     if args.format == "json":
         return portfolio.to_json(kb, results), EXIT_OK
     if args.format == "csv":

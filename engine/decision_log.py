@@ -1,0 +1,350 @@
+"""The tamper-evident decision log: one canonical JSON line per decision, hash-chained.
+
+Each record carries ``prev`` (the ``hash`` of the record before it; 64 zeros for the
+first) and ``hash`` (the sha256 of its own canonical JSON without ``hash``), so editing,
+deleting or reordering a record breaks the chain where it happened. Appends are atomic
+under an exclusive ``flock``; an existing line is never rewritten. docs/decision-log.md
+describes the format.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+from . import model as m
+from .diagnostics import Collector, Diagnostic, InvalidInput, Location
+
+__all__ = [
+    "FORMAT", "GENESIS", "Entry", "LogReading", "append_records", "build_records", "canonical",
+    "content_id", "facts_data", "read_log", "record_hash", "sha256_text", "timestamp_now",
+]
+
+FORMAT = "badges-decision-log/1"
+GENESIS = "0" * 64
+NOW_VARIABLE = "BADGES_NOW"
+
+
+class BadClock(ValueError):
+    """``BADGES_NOW`` does not hold an ISO 8601 time."""
+
+
+def canonical(data) -> str:
+    """The one JSON text of ``data``: sorted keys, no spaces, ASCII only (any text round-trips)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def record_hash(record: dict) -> str:
+    """The sha256 a record's ``hash`` must hold: of its canonical JSON without ``hash``."""
+    return sha256_text(canonical({k: v for k, v in record.items() if k != "hash"}))
+
+
+def content_id(record: dict) -> str:
+    """The decision id: the same entity, facts, rule base, conclusion, outcome and trail give the same id."""
+    return sha256_text(canonical({
+        "entity": {"kind": record["entity"]["kind"], "id": record["entity"]["id"]},
+        "facts_sha256": record["facts_sha256"],
+        "knowledge_base": record["knowledge_base"]["sha256"],
+        "conclusion": record["conclusion"]["id"],
+        "outcome": record["outcome"],
+        "trail": record["trail"],
+    }))
+
+
+def timestamp_now() -> str:
+    """UTC now in ISO 8601 (``...Z``), or the time in ``BADGES_NOW`` when it is set."""
+    pinned = os.environ.get(NOW_VARIABLE)
+    if pinned is None:
+        moment = datetime.now(timezone.utc)
+    else:
+        try:
+            moment = datetime.fromisoformat(pinned.strip())
+        except ValueError:
+            raise BadClock(f"{NOW_VARIABLE}={pinned!r} is not an ISO 8601 time "
+                           "such as 2026-11-25T09:30:00Z") from None
+        if moment.tzinfo is None:  # a time without offset is read as UTC
+            moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@lru_cache(maxsize=1)
+def software_versions() -> dict:
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"badges": version("badges"), "durable_rules": version("durable-rules"),
+            "python": platform.python_version()}
+
+
+def facts_data(entity: m.Entity) -> dict:
+    """The facts as read: normalised values with their evidence, every fact in the mapping form."""
+    facts = {}
+    for name, fact in entity.facts.items():
+        evidence = fact.evidence
+        entry = {"value": list(fact.value) if isinstance(fact.value, tuple) else fact.value,
+                 "source": evidence.source, "as_of": evidence.as_of,
+                 "reference": evidence.reference, "note": evidence.note}
+        facts[name] = {k: v for k, v in entry.items() if v is not None}
+    return facts
+
+
+def build_records(kb: m.KnowledgeBase, results: Iterable) -> list[dict]:
+    """One record (without ``prev`` and ``hash``) per reported decision of each entity result."""
+    from explain.render_json import trail_data
+
+    from .kb_identity import identify
+
+    identity, software, timestamp = identify(kb), software_versions(), timestamp_now()
+    records = []
+    for result in results:
+        entity = result.entity
+        facts = facts_data(entity)
+        about = {"kind": entity.kind, "id": entity.id, "name": entity.name,
+                 "description": entity.description, "source": entity.source}
+        for decision in result.decisions:
+            conclusion = decision.conclusion
+            record = {
+                "format": FORMAT,
+                "timestamp": timestamp,
+                "entity": {k: v for k, v in about.items() if v is not None},
+                "facts": facts,
+                "facts_sha256": sha256_text(canonical(facts)),
+                "knowledge_base": identity,
+                "software": software,
+                "conclusion": {"id": conclusion.id, "kind": conclusion.kind, "name": conclusion.name},
+                "outcome": decision.outcome,
+                "rule": {"id": conclusion.id, "version": conclusion.version, "file": conclusion.file,
+                         "line": conclusion.line, "sha256": conclusion.sha256},
+                # through JSON once, so the record holds exactly what a reader of the log gets back
+                "trail": json.loads(canonical(trail_data(decision.trail))),
+            }
+            record["id"] = content_id(record)
+            records.append(record)
+    return records
+
+
+def chain_lines(records: list[dict], prev: str) -> bytes:
+    """The log lines for ``records``, chained after the record whose hash is ``prev``."""
+    lines = []
+    for record in records:
+        linked = dict(record, prev=prev)
+        linked["hash"] = prev = record_hash(linked)
+        lines.append(canonical(linked) + "\n")
+    return "".join(lines).encode("ascii")
+
+
+def _failure(path: str, message: str, line: int = 0, code: str = "BD601") -> InvalidInput:
+    return InvalidInput([Diagnostic(Location(path, line, 1 if line else 0), code, message)])
+
+
+def append_records(path: str | Path, records: list[dict]) -> None:
+    """Append ``records`` to the log at ``path`` atomically; raise InvalidInput when that fails.
+
+    Under an exclusive lock: read the last record's hash, write every line with as few
+    writes as the kernel allows, fsync. If writing fails part way (disk full), the file
+    is cut back to its size before the append, so no partial record is left behind.
+    """
+    shown = str(path)
+    if not records:
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise _failure(shown, f"cannot open the decision log: {error.strerror}; nothing was added") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        data = chain_lines(records, _last_hash(fd, size, shown))
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError as error:
+            raise _failure(shown, f"cannot write the decision log: {error.strerror}; "
+                           + _undo(fd, size)) from None
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def _undo(fd: int, size: int) -> str:
+    """Cut the file back to ``size`` after a failed append; say what is left."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+        return "nothing was added"
+    except OSError:
+        return "a partial record may remain at its end (badges verify reports it)"
+
+
+def _last_hash(fd: int, size: int, shown: str) -> str:
+    """The ``hash`` of the log's last record, read backwards from its end; GENESIS when empty."""
+    if size == 0:
+        return GENESIS
+    if os.pread(fd, 1, size - 1) != b"\n":
+        line = _count_lines(fd, size) + 1
+        raise _failure(shown, "the log ends with a truncated record (an earlier append was interrupted); "
+                       "nothing was added: check it with `badges verify` and start a new log", line, "BD606")
+    end, start, chunk = size - 1, size - 1, 4096
+    while start > 0:
+        step = min(chunk, start)
+        block = os.pread(fd, step, start - step)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            start = start - step + cut + 1
+            break
+        start -= step
+    try:
+        last = json.loads(os.pread(fd, end - start, start))
+        value = last["hash"]
+        if not (isinstance(value, str) and len(value) == 64):
+            raise ValueError
+        return value
+    except (ValueError, TypeError, KeyError):
+        line = _count_lines(fd, size)
+        raise _failure(shown, "the last line is not a decision record; nothing was added: "
+                       "check the log with `badges verify`", line, "BD602") from None
+
+
+def _count_lines(fd: int, size: int) -> int:
+    count, offset = 0, 0
+    while offset < size:
+        block = os.pread(fd, min(1 << 20, size - offset), offset)
+        count += block.count(b"\n")
+        offset += len(block)
+    return count
+
+
+# -- reading ------------------------------------------------------------------------------
+
+RECORD_SCHEMA = {
+    "type": "object",
+    "required": ["format", "id", "timestamp", "entity", "facts", "facts_sha256", "knowledge_base",
+                 "conclusion", "outcome", "trail", "prev", "hash"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "entity": {"type": "object", "required": ["kind", "id", "name", "source"]},
+        "facts": {"type": "object"},
+        "knowledge_base": {"type": "object", "required": ["sha256", "root", "files", "git"]},
+        "conclusion": {"type": "object", "required": ["id"]},
+        "outcome": {"type": "string"},
+        "trail": {"type": "object"},
+        "prev": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    line: int
+    record: dict
+
+
+@dataclass(frozen=True)
+class LogReading:
+    """What a log holds: its readable records and every problem with the chain."""
+
+    path: str
+    entries: tuple[Entry, ...]
+    problems: tuple[Diagnostic, ...]
+    lines: int
+    head: str  # the hash of the last record (GENESIS for an empty log): keep it to detect a cut tail
+
+
+def read_log(path: str | Path) -> LogReading:
+    """Read a decision log and check its chain; raise InvalidInput if the file cannot be read."""
+    shown = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise _failure(shown, f"cannot read the decision log: {error.strerror}") from None
+    raw_lines = data.split(b"\n")
+    tail = raw_lines.pop()  # what follows the last newline: empty unless an append was cut short
+    collector = Collector()
+    entries: list[Entry] = []
+    for number, raw in enumerate(raw_lines, 1):
+        record = _parse(raw, Location(shown, number, 1), collector)
+        if record is not None:
+            entries.append(Entry(number, record))
+    if tail:
+        collector.add(Location(shown, len(raw_lines) + 1, 1), "BD606",
+                      "truncated record: the last line has no end (an append was interrupted)")
+    _check_links(entries, collector, shown)
+    head = entries[-1].record["hash"] if entries else GENESIS
+    return LogReading(shown, tuple(entries), tuple(sorted(collector.items, key=Diagnostic.sort_key)),
+                      len(raw_lines) + (1 if tail else 0), head)
+
+
+def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
+    from jsonschema import Draft202012Validator
+
+    if not raw.strip():
+        collector.add(where, "BD602", "empty line where a decision record belongs")
+        return None
+    try:
+        record = json.loads(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as error:
+        collector.add(where, "BD602", f"not a decision record: {error}")
+        return None
+    problem = next(iter(sorted(Draft202012Validator(RECORD_SCHEMA).iter_errors(record), key=str)), None)
+    if problem is not None:
+        at = "/".join(str(p) for p in problem.absolute_path) or "the record"
+        collector.add(where, "BD602", f"not a decision record: {at}: {problem.message}")
+        return None
+    if canonical(record) != raw.decode("ascii"):
+        collector.add(where, "BD603", "record edited: the line is not in the form the log writes")
+    elif record_hash(record) != record["hash"]:
+        collector.add(where, "BD603", "record edited: its content does not match its hash")
+    elif sha256_text(canonical(record["facts"])) != record["facts_sha256"] or content_id(record) != record["id"]:
+        collector.add(where, "BD603", "record edited: its facts or id do not match its content")
+    return record
+
+
+def _check_links(entries: list[Entry], collector: Collector, shown: str) -> None:
+    """Each record's ``prev`` must be the hash of the record on the line before it."""
+    where_is = {}
+    for entry in entries:
+        where_is.setdefault(entry.record["hash"], entry.line)
+    previous: Entry | None = None
+    for entry in entries:
+        prev, here = entry.record["prev"], Location(shown, entry.line, 1)
+        expected = GENESIS if entry.line == 1 else (
+            previous.record["hash"] if previous is not None and previous.line == entry.line - 1 else None)
+        previous = entry
+        if expected is None or prev == expected:
+            continue  # after an unreadable line the link cannot be judged
+        if prev == GENESIS:
+            collector.add(here, "BD605", f"out of order: this record starts a chain but follows line {entry.line - 1}")
+        elif prev in where_is:
+            before = where_is[prev]
+            place = "which comes after it" if before > entry.line else f"not line {entry.line - 1}"
+            collector.add(here, "BD605", f"out of order: in the chain it follows line {before}, {place}")
+        elif entry.line == 1:
+            collector.add(here, "BD604", "records deleted: the log does not begin with the first record of its chain")
+        else:
+            collector.add(here, "BD604", f"broken link: the record before this one is missing (a record was deleted, "
+                          f"or line {entry.line - 1} was altered and re-hashed)")
