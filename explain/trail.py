@@ -7,7 +7,7 @@ evaluation agrees with the decision durable_rules made.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
@@ -91,13 +91,13 @@ class ConclusionTrail:
     scale: tuple[str, ...] = ()  # every outcome the conclusion can reach, best first, undetermined last
 
 
-def deciding_children(kind: str, value: Truth, children: list[TrailNode]) -> set[int]:
-    """Indexes of the children that decided a node's value."""
+def deciding_children(kind: str, value: Truth, values: list[Truth]) -> set[int]:
+    """Indexes of the children (given by their values) that decided a node's ``value``."""
     if kind == "not":
         return {0}
     # all / any / at_least: the children that share the node's value decided it
     # (a false `all` by its false children, an unknown one by its unknown children).
-    return {i for i, c in enumerate(children) if c.value is value}
+    return {i for i, v in enumerate(values) if v is value}
 
 
 def combine(kind: str, values: list[Truth], count: int | None = None) -> Truth:
@@ -156,6 +156,7 @@ class TrailBuilder:
         self.conclusions = conclusions
         self.facts = facts
         self._done: dict[str, ConclusionTrail] = {}
+        self._values: dict[int, Truth] = {}  # id(condition node) -> its value for this entity
 
     def trail(self, conclusion_id: str) -> ConclusionTrail:
         if conclusion_id not in self._done:
@@ -175,21 +176,58 @@ class TrailBuilder:
 
     def levels(self, c: m.Conclusion) -> tuple["TrailNode", str]:
         """A graded conclusion: the first level that holds, if every level before it does not."""
-        trees = [replace(self.node(level.condition, deciding=False), level=level.outcome) for level in c.levels]
-        first = next((i for i, t in enumerate(trees) if t.value is not Truth.FALSE), None)
+        values = [self.value(level.condition) for level in c.levels]
+        first = next((i for i, v in enumerate(values) if v is not Truth.FALSE), None)
         if first is None:
-            outcome, deciding = c.otherwise, len(trees)
-        elif trees[first].value is Truth.TRUE:
-            outcome, deciding = trees[first].level, first + 1
+            outcome, deciding = c.otherwise, len(values)
+        elif values[first] is Truth.TRUE:
+            outcome, deciding = c.levels[first].outcome, first + 1
         else:
             # an earlier level might still hold: the levels up to the first that holds decide it
-            reached = next((i for i, t in enumerate(trees) if t.value is Truth.TRUE), len(trees) - 1)
+            reached = next((i for i, v in enumerate(values) if v is Truth.TRUE), len(values) - 1)
             outcome, deciding = m.UNDETERMINED, reached + 1
-        children = tuple(_with_deciding(t, i < deciding) for i, t in enumerate(trees))
+        children = tuple(self.node(level.condition, i < deciding, level=level.outcome)
+                         for i, level in enumerate(c.levels))
         value = Truth.UNKNOWN if outcome == m.UNDETERMINED else Truth.TRUE
         root = TrailNode(id=c.id, kind="levels", description=c.description, cite=c.cite, value=value,
                          deciding=True, children=children, level=outcome)
         return root, outcome
+
+    def value(self, node: m.Condition) -> Truth:
+        """A node's value, computed once per entity: nodes are built knowing their children's."""
+        key = id(node)
+        found = self._values.get(key)
+        if found is None:
+            if isinstance(node, m.Comparison):
+                found = self._compare(node)
+            elif isinstance(node, m.ConclusionRef):
+                found = self._reference(node, self.trail(node.conclusion))
+            else:
+                found = combine(_KINDS[type(node)], [self.value(c) for c in m.children_of(node)],
+                                getattr(node, "count", None))
+            self._values[key] = found
+        return found
+
+    def _compare(self, node: m.Comparison) -> Truth:
+        fact = self.entity.facts.get(node.fact)
+        if fact is None:
+            return Truth.UNKNOWN
+        if node.other_fact is None:
+            threshold = node.value
+        else:
+            other = self.entity.facts.get(node.other_fact)
+            if other is None:
+                return Truth.UNKNOWN
+            threshold = other.value
+        return Truth.TRUE if compare(node.op, fact.value, threshold) else Truth.FALSE
+
+    @staticmethod
+    def _reference(node: m.ConclusionRef, sub: "ConclusionTrail") -> Truth:
+        if node.outcomes is None:
+            return sub.value
+        if sub.outcome == m.UNDETERMINED:
+            return Truth.UNKNOWN
+        return Truth.TRUE if sub.outcome in node.outcomes else Truth.FALSE
 
     def read(self, name: str) -> FactRead:
         fact = self.entity.facts.get(name)
@@ -198,42 +236,25 @@ class TrailBuilder:
             return FactRead(name, spec.type, known=False, unit=spec.unit)
         return FactRead(name, spec.type, known=True, value=fact.value, unit=spec.unit, evidence=fact.evidence)
 
-    def node(self, node: m.Condition, deciding: bool) -> TrailNode:
-        common = dict(id=node.id, description=node.description, cite=node.cite, deciding=deciding)
+    def node(self, node: m.Condition, deciding: bool, level: str | None = None) -> TrailNode:
+        common = dict(id=node.id, description=node.description, cite=node.cite, deciding=deciding,
+                      value=self.value(node), level=level)
         if isinstance(node, m.Comparison):
             read = self.read(node.fact)
             other = self.read(node.other_fact) if node.other_fact else None
-            threshold = other.value if other else node.value
-            if not read.known or (other is not None and not other.known):
-                value = Truth.UNKNOWN
-            else:
-                value = Truth.TRUE if compare(node.op, read.value, threshold) else Truth.FALSE
-            return TrailNode(kind="compare", value=value, fact=read, op=node.op,
+            return TrailNode(kind="compare", fact=read, op=node.op,
                              threshold=None if other else node.value, other=other, **common)
         if isinstance(node, m.ConclusionRef):
-            sub = self.trail(node.conclusion)
-            if node.outcomes is None:
-                value = sub.value
-            elif sub.outcome == m.UNDETERMINED:
-                value = Truth.UNKNOWN
-            else:
-                value = Truth.TRUE if sub.outcome in node.outcomes else Truth.FALSE
-            return TrailNode(kind="conclusion", value=value, conclusion=sub, outcomes=node.outcomes, **common)
+            return TrailNode(kind="conclusion", conclusion=self.trail(node.conclusion), outcomes=node.outcomes,
+                             **common)
         kind, count = _KINDS[type(node)], getattr(node, "count", None)
-        first = [self.node(child, deciding=False) for child in m.children_of(node)]
-        value = combine(kind, [c.value for c in first], count)
-        chosen = deciding_children(kind, value, first)
-        children = tuple(
-            _with_deciding(child, i in chosen) for i, child in enumerate(first)
-        )
-        return TrailNode(kind=kind, value=value, children=children, count=count, **common)
+        children = m.children_of(node)
+        chosen = deciding_children(kind, common["value"], [self.value(child) for child in children])
+        return TrailNode(kind=kind, count=count, **common,
+                         children=tuple(self.node(child, i in chosen) for i, child in enumerate(children)))
 
 
 _KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
-
-
-def _with_deciding(node: TrailNode, deciding: bool) -> TrailNode:
-    return node if node.deciding == deciding else replace(node, deciding=deciding)
 
 
 def deciding_ids(trail: ConclusionTrail) -> set[str]:
