@@ -14,7 +14,6 @@ from .source import read_document
 from .validation import check_schema
 
 
-
 @dataclass(frozen=True)
 class RuleTest:
     id: str
@@ -97,3 +96,61 @@ def run_rule_test(engine: Engine, test: RuleTest) -> TestResult:
     reached = deciding_ids(trail)
     missing = tuple(node_id for node_id in test.deciding if node_id not in reached)
     return TestResult(test, trail.outcome, missing, trail)
+
+
+@dataclass(frozen=True)
+class NodeCoverage:
+    """How the rule tests drove one condition node: how many tests made it true, false, unknown."""
+
+    conclusion: str
+    node: m.Condition
+    depth: int
+    true: int = 0
+    false: int = 0
+    unknown: int = 0
+
+    @property
+    def reached(self) -> bool:
+        return bool(self.true or self.false or self.unknown)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The values no test drove the node to."""
+        return tuple(name for name in ("true", "false", "unknown") if not getattr(self, name))
+
+
+def coverage(kb: m.KnowledgeBase, results: list[TestResult]) -> list[NodeCoverage]:
+    """Per condition node of every conclusion (in knowledge-base order), the values the tests drove it to.
+
+    A test reaches every node of the conclusion it tests and of the derived conclusions
+    that conclusion reads (trails evaluate every node, not only the deciding ones).
+    """
+    seen: dict[str, dict[str, int]] = {}
+    for result in results:
+        values: dict[str, str] = {}
+        _values(result.trail.root, values)
+        for node_id, value in values.items():
+            counts = seen.setdefault(node_id, {"true": 0, "false": 0, "unknown": 0})
+            counts[value] += 1
+    found = []
+    for pack in kb.packs.values():
+        for c in pack.conclusions.values():
+            for tree in c.trees():
+                for node, depth in _with_depth(tree, 0):
+                    found.append(NodeCoverage(c.id, node, depth, **seen.get(node.id, {})))
+    return found
+
+
+def _values(node, into: dict[str, str]) -> None:
+    """Node id -> value for every node of a trail, through the derived conclusions it reads."""
+    into.setdefault(node.id, node.value.value)
+    if node.conclusion is not None:
+        _values(node.conclusion.root, into)
+    for child in node.children:
+        _values(child, into)
+
+
+def _with_depth(node: m.Condition, depth: int):
+    yield node, depth
+    for child in m.children_of(node):
+        yield from _with_depth(child, depth + 1)

@@ -1,34 +1,35 @@
-"""``badges test``: run the rule tests stored as data beside the packs."""
+"""``badges test``: run the rule tests stored as data beside the packs, optionally with coverage."""
 from __future__ import annotations
 
 from .common import EXIT_INVALID, EXIT_OK, KB_HELP, load_kb
 
-HELP = "run the rule tests stored beside the packs"
+HELP = "run the rule tests stored beside the packs (--coverage: which conditions they exercise)"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("kb_dir", nargs="?", metavar="KB_DIR", help=KB_HELP)
+    parser.add_argument("--coverage", action="store_true",
+                        help="report, per condition node, whether the tests drove it true, false and unknown")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def run(args) -> tuple[str, int]:
     from engine.inference import Engine
-    from engine.rule_tests import load_rule_tests, run_rule_test
-    from explain.words import summary
+    from engine.rule_test_report import coverage_text, failure_text, to_json
+    from engine.rule_tests import coverage, load_rule_tests, run_rule_test
 
     kb = load_kb(args.kb_dir)
     tests, collector = load_rule_tests(kb)
     collector.raise_if_errors()
-    lines, failed = [], 0
     with Engine(kb) as engine:
-        for test in tests:
-            result = run_rule_test(engine, test)
-            if result.passed:
-                continue
-            failed += 1
-            lines.append(f"{test.location}: FAIL {test.id}: {test.conclusion} expected {test.expect}, "
-                         f"got {result.outcome}")
-            if result.missing_deciding:
-                lines.append(f"    not among the deciding conditions: {', '.join(result.missing_deciding)}")
-            lines.append(f"    {summary(result.trail)}")
-    lines.append(f"{len(tests) - failed} passed, {failed} failed")
-    return "\n".join(lines) + "\n", EXIT_INVALID if failed else EXIT_OK
+        results = [run_rule_test(engine, test) for test in tests]
+    nodes = coverage(kb, results) if args.coverage else None
+    failed = [r for r in results if not r.passed]
+    status = EXIT_INVALID if failed else EXIT_OK
+    if args.format == "json":
+        return to_json(kb, results, nodes), status
+    lines = [failure_text(r) + "\n" for r in failed]
+    lines.append(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if nodes is not None:
+        lines.append(coverage_text(kb, nodes))
+    return "\n".join(lines) + "\n", status
