@@ -240,6 +240,11 @@ def _count_lines(fd: int, size: int) -> int:
 
 # -- reading ------------------------------------------------------------------------------
 
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_REVISION = {"type": "string", "pattern": "^[0-9a-f]{40}([0-9a-f]{24})?$"}  # a SHA-1 or SHA-256 commit id
+# a relative path without '..', absolute parts or control characters
+_RELATIVE = r"^(?!/)(?!(.*/)?\.\.(/|$))[^\x00-\x1f\\]+$"
+
 RECORD_SCHEMA = {
     "type": "object",
     "required": ["format", "id", "timestamp", "entity", "facts", "facts_sha256", "knowledge_base",
@@ -248,12 +253,30 @@ RECORD_SCHEMA = {
         "format": {"const": FORMAT},
         "entity": {"type": "object", "required": ["kind", "id", "name", "source"]},
         "facts": {"type": "object"},
-        "knowledge_base": {"type": "object", "required": ["sha256", "root", "files", "git"]},
+        # The log is untrusted input: what verify hands to git and the file system is checked here.
+        "knowledge_base": {
+            "type": "object",
+            "required": ["sha256", "root", "files", "git"],
+            "properties": {
+                "sha256": _SHA256,
+                "root": {"type": "string"},
+                "git": {"oneOf": [{"type": "null"}, {
+                    "type": "object", "required": ["head", "prefix"],
+                    "properties": {"head": _REVISION, "prefix": {"type": "string", "pattern": _RELATIVE + "|^$"}},
+                }]},
+                "files": {"type": "array", "items": {
+                    "type": "object", "required": ["path", "sha256"],
+                    "properties": {"path": {"type": "string", "pattern": _RELATIVE}, "sha256": _SHA256,
+                                   "revision": {"oneOf": [{"type": "null"}, _REVISION]},
+                                   "dirty": {"type": "boolean"}},
+                }},
+            },
+        },
         "conclusion": {"type": "object", "required": ["id"]},
         "outcome": {"type": "string"},
         "trail": {"type": "object"},
-        "prev": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "prev": _SHA256,
+        "hash": _SHA256,
     },
 }
 
@@ -299,9 +322,14 @@ def read_log(path: str | Path) -> LogReading:
                       len(raw_lines) + (1 if tail else 0), head)
 
 
-def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
+@lru_cache(maxsize=1)
+def _record_validator():
     from jsonschema import Draft202012Validator
 
+    return Draft202012Validator(RECORD_SCHEMA)
+
+
+def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
     if not raw.strip():
         collector.add(where, "BD602", "empty line where a decision record belongs")
         return None
@@ -310,7 +338,7 @@ def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
     except (UnicodeDecodeError, ValueError) as error:
         collector.add(where, "BD602", f"not a decision record: {error}")
         return None
-    problem = next(iter(sorted(Draft202012Validator(RECORD_SCHEMA).iter_errors(record), key=str)), None)
+    problem = next(iter(sorted(_record_validator().iter_errors(record), key=str)), None)
     if problem is not None:
         at = "/".join(str(p) for p in problem.absolute_path) or "the record"
         collector.add(where, "BD602", f"not a decision record: {at}: {problem.message}")

@@ -128,12 +128,15 @@ def _write_files(identity: dict, git: dict, top: str, into: Path) -> list[str]:
     """Write every recorded file from ``top``'s history; return what could not be found."""
     missing = []
     for entry in identity["files"]:
+        target = into / entry["path"]
+        if not target.resolve().is_relative_to(into.resolve()):  # the log is untrusted input
+            missing.append(f"{entry['path']} is not a path inside the knowledge base")
+            continue
         content = _content_at(top, git["prefix"] + entry["path"], entry["sha256"],
                               [r for r in (entry.get("revision"), git["head"]) if r])
         if content is None:
             missing.append(f"{entry['path']} with sha256 {entry['sha256'][:12]}… is not in its recorded revisions")
             continue
-        target = into / entry["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     return missing

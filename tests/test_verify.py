@@ -220,3 +220,34 @@ def test_uncommitted_rule_changes_cannot_be_rebuilt(cli, tmp_path, repo_kb):
     assert run.status == 1
     assert ("git: demo/badges/reach.yaml had uncommitted changes when the decision was made, "
             "so git does not hold the content that was used") in run.out
+
+
+def test_a_forged_record_cannot_steer_git_or_the_file_system(cli, tmp_path, repo_kb):
+    """A record re-hashed by a forger, naming a path outside the rule base and an option for a revision."""
+    from engine.decision_log import GENESIS, canonical, record_hash
+
+    log = tmp_path / "decisions.jsonl"
+    cli("evaluate", write_partners(tmp_path / "partners") / "alpha.yaml", "--kb", repo_kb, "--log", log)
+    record = json.loads(lines_of(log)[0])
+    record["knowledge_base"]["files"][0]["path"] = "../../escaped.yaml"
+    record["knowledge_base"]["files"][1]["revision"] = "--output=" + str(tmp_path / "written")
+    record["prev"] = GENESIS
+    record["hash"] = record_hash(record)
+    log.write_text(canonical(record) + "\n")
+    run = cli("verify", log)
+    assert run.status == 1
+    assert run.err.startswith(f"{log}:1:1: BD602 not a decision record: knowledge_base/files/")
+    assert run.out.splitlines()[0].startswith(f"{log}: 0 record(s), chain BROKEN (1 problem(s))")
+    assert not (tmp_path / "written").exists() and not (tmp_path.parent / "escaped.yaml").exists()
+
+
+
+def test_rebuilding_never_writes_outside_its_folder(tmp_path, repo_kb):
+    from engine.kb_identity import Unavailable, rebuild_from_git
+
+    head = git(repo_kb.parent, "rev-parse", "HEAD").strip()
+    identity = {"git": {"head": head, "prefix": "rules/"},
+                "files": [{"path": "../kb.yaml", "sha256": "0" * 64, "revision": head, "dirty": False}]}
+    with pytest.raises(Unavailable, match=r"\.\./kb\.yaml is not a path inside the knowledge base"):
+        rebuild_from_git(identity, tmp_path / "into", [repo_kb])
+    assert not (tmp_path / "kb.yaml").exists()
