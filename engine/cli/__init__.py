@@ -21,6 +21,8 @@ COMMANDS = {
     "why": "why",
     "check": "check",
     "test": "ruletest",
+    "diff": "diff",
+    "schema": "schema",
     "verify": "verify",
     "import": "import_kiva",
 }

@@ -1,0 +1,155 @@
+"""Impact of a rule edit: evaluate a portfolio under an old and a new knowledge base and compare.
+
+For every entity and reported conclusion whose outcome differs, the change says from what
+to what, and which condition nodes changed value (the two trails compared by node id,
+through the derived conclusions they read). The old knowledge base can also be a git
+revision of the new one's folder (``checkout_revision``).
+"""
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import model as m
+from .diagnostics import Collector, Diagnostic, InvalidInput, Location
+from .facts_loader import fact_schema_for, normalise
+
+ABSENT = "absent"  # the outcome of a conclusion one of the two knowledge bases does not have
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    """A condition node whose value differs; ``None`` when the node is absent on that side."""
+
+    id: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    entity: m.Entity
+    conclusion: str
+    name: str
+    old: str
+    new: str
+    nodes: tuple[NodeChange, ...]
+
+
+@dataclass(frozen=True)
+class Impact:
+    old_kb: m.KnowledgeBase
+    new_kb: m.KnowledgeBase
+    entities: int
+    changes: tuple[Change, ...]
+    dropped: tuple[tuple[str, tuple[str, ...]], ...]  # (entity id, facts the old fact schema cannot hold)
+
+    def summary(self) -> dict[str, Counter]:
+        """Per conclusion, how many entities moved from one outcome to another."""
+        counts: dict[str, Counter] = {}
+        for change in self.changes:
+            counts.setdefault(change.conclusion, Counter())[(change.old, change.new)] += 1
+        return counts
+
+
+def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.Entity]) -> Impact:
+    """Evaluate ``entities`` (loaded under ``new_kb``) under both knowledge bases and list what changed."""
+    from .inference import Engine
+
+    changes: list[Change] = []
+    dropped: list[tuple[str, tuple[str, ...]]] = []
+    with Engine(old_kb) as old_engine, Engine(new_kb) as new_engine:
+        for entity in entities:
+            new_trails = _reported(new_engine.evaluate(entity))
+            old_entity, lost = rebase(entity, old_kb)
+            if lost:
+                dropped.append((entity.id, lost))
+            old_trails = _reported(old_engine.evaluate(old_entity)) if old_kb.packs_for(entity.kind) else {}
+            for cid in list(new_trails) + [c for c in old_trails if c not in new_trails]:
+                old, new = old_trails.get(cid), new_trails.get(cid)
+                before = old.outcome if old else ABSENT
+                after = new.outcome if new else ABSENT
+                if before != after:
+                    changes.append(Change(entity, cid, (new or old).name, before, after, node_changes(old, new)))
+    return Impact(old_kb, new_kb, len(entities), tuple(changes), tuple(dropped))
+
+
+def _reported(result) -> dict:
+    return {d.conclusion.id: d.trail for d in result.decisions}
+
+
+def node_changes(old, new) -> tuple[NodeChange, ...]:
+    """Nodes whose value differs between two trails of one conclusion, new trail order first."""
+    before = _values(old.root, {}) if old else {}
+    after = _values(new.root, {}) if new else {}
+    ids = list(after) + [i for i in before if i not in after]
+    return tuple(NodeChange(i, before.get(i), after.get(i)) for i in ids if before.get(i) != after.get(i))
+
+
+def _values(node, into: dict[str, str]) -> dict[str, str]:
+    into.setdefault(node.id, node.value.value)
+    if node.conclusion is not None:
+        _values(node.conclusion.root, into)
+    for child in node.children:
+        _values(child, into)
+    return into
+
+
+def rebase(entity: m.Entity, old_kb: m.KnowledgeBase) -> tuple[m.Entity, tuple[str, ...]]:
+    """The entity as the old knowledge base sees it: facts its schema lacks or rejects become unknown."""
+    schema = fact_schema_for(old_kb, entity.kind)
+    kept: dict[str, m.FactValue] = {}
+    lost: list[str] = []
+    for name, fact in entity.facts.items():
+        spec = schema.get(name)
+        value = list(fact.value) if isinstance(fact.value, tuple) else fact.value
+        normal = normalise(value, spec, fact.location, Collector()) if spec else None
+        if normal is None:
+            lost.append(name)
+        else:
+            kept[name] = m.FactValue(name, normal, fact.evidence, fact.location)
+    return m.Entity(entity.kind, entity.id, entity.name, entity.description, entity.source,
+                    m.frozen_map(kept)), tuple(lost)
+
+
+def checkout_revision(kb_dir: Path, revision: str, into: Path) -> tuple[Path, str]:
+    """Write ``kb_dir`` as of git ``revision`` under ``into``; return that folder and the commit id.
+
+    Raises InvalidInput (BD502) when the folder is not in a git repository, the revision
+    is unknown, or the folder did not exist at that revision.
+    """
+    where = Location(str(kb_dir))
+
+    def fail(message: str) -> InvalidInput:
+        return InvalidInput([Diagnostic(where, "BD502", message)])
+
+    def git(*args: str, cwd: Path = kb_dir) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, check=False)
+        except OSError as error:
+            raise fail(f"cannot run git: {error.strerror or error}") from None
+
+    if not kb_dir.is_dir():
+        raise fail("knowledge base folder not found")
+    top = git("rev-parse", "--show-toplevel")
+    if top.returncode:
+        raise fail("the knowledge base folder is not inside a git repository; give OLD_KB as a folder instead")
+    prefix = git("rev-parse", "--show-prefix").stdout.decode().strip()
+    commit = git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if commit.returncode:
+        raise fail(f"git does not know the revision '{revision}'")
+    commit_id = commit.stdout.decode().strip()
+    root = Path(top.stdout.decode().strip())
+    archive = git("archive", "--format=tar", commit_id, "--", prefix or ".", cwd=root)
+    if archive.returncode:
+        raise fail(f"'{prefix or '.'}' does not exist at revision '{revision}' ({commit_id[:12]})")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: refuse odd members
+            tar.extractall(into, filter="data")
+        else:  # git archive of a tree holds plain files and folders only
+            tar.extractall(into)
+    return into / prefix, commit_id

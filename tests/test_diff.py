@@ -1,0 +1,159 @@
+"""`badges diff`: who a rule edit affects, between two folders or against a git revision."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BASE = Path(__file__).parent / "fixtures" / "diagnostics" / "_base"
+PARTNERS = {
+    "amina.yaml": "kind: partner\nid: amina\nname: Amina\nfacts: {uses_tool: true, tool: ppi, share_women: 0.55, "
+                  "loan_size: 100, income: 900, groups: [women], founded: 2010-01-01, clients: 500}\n",
+    "bora.yaml": "kind: partner\nid: bora\nname: Bora\nfacts: {uses_tool: true, tool: mpi, share_women: 0.7, "
+                 "loan_size: 1000, income: 500, groups: [youth], founded: 2015-01-01, clients: 200}\n",
+    "chui.yaml": "kind: partner\nid: chui\nname: Chui\nfacts: {uses_tool: false}\n",
+}
+
+
+def raise_women_threshold(kb: Path, to: str = "0.6", was: str = "0.5") -> None:
+    badge = kb / "p" / "badges" / "reach.yaml"
+    text = badge.read_text()
+    assert f"op: at_least\n          value: {was}" in text
+    badge.write_text(text.replace(f"op: at_least\n          value: {was}", f"op: at_least\n          value: {to}"))
+
+
+@pytest.fixture
+def world(tmp_path) -> Path:
+    shutil.copytree(BASE / "kb", tmp_path / "old")
+    shutil.copytree(BASE / "kb", tmp_path / "new")
+    (tmp_path / "partners").mkdir()
+    for name, text in PARTNERS.items():
+        (tmp_path / "partners" / name).write_text(text)
+    return tmp_path
+
+
+def test_a_raised_threshold_names_the_partner_it_costs_the_badge(cli, world):
+    raise_women_threshold(world / "new")
+    result = cli("diff", world / "old", world / "new", world / "partners", "--format", "json")
+    assert result.status == 0, result.err
+    data = json.loads(result.out)
+    assert (data["entities"], data["changed"]) == (3, 1)
+    [change] = data["changes"]
+    assert (change["entity"]["id"], change["conclusion"], change["from"], change["to"]) == \
+        ("amina", "reach", "granted", "not_granted")
+    # the node that moved, and the nodes above it that moved with it
+    assert change["conditions"] == [{"id": "re-root", "from": "true", "to": "false"},
+                                    {"id": "re-outreach", "from": "true", "to": "false"},
+                                    {"id": "re-women", "from": "true", "to": "false"}]
+    assert data["summary"] == {"reach": [{"from": "granted", "to": "not_granted", "entities": 1}]}
+
+
+def test_csv_and_table_carry_the_same_change(cli, world):
+    raise_women_threshold(world / "new")
+    rows = list(csv.DictReader(io.StringIO(cli("diff", world / "old", world / "new", world / "partners",
+                                               "--format", "csv").out)))
+    assert [(r["entity_id"], r["conclusion"], r["from"], r["to"], r["changed_conditions"]) for r in rows] == [
+        ("amina", "reach", "granted", "not_granted",
+         "re-root: true → false; re-outreach: true → false; re-women: true → false")]
+    table = cli("diff", world / "old", world / "new", world / "partners").out
+    assert "│ Amina " in table and "granted → not_granted │ 1" in table
+    assert table.rstrip().endswith("3 entities evaluated under both; 1 outcome(s) change for 1 entities.")
+
+
+def test_no_change_reports_none(cli, world):
+    result = cli("diff", world / "old", world / "new", world / "partners", "--format", "json")
+    assert json.loads(result.out)["changes"] == []
+    table = cli("diff", world / "old", world / "new", world / "partners").out
+    assert "Outcomes that change" not in table and "0 outcome(s) change" in table
+
+
+def test_a_new_badge_and_a_new_fact_show_as_absent_before(cli, world):
+    (world / "new" / "p" / "facts.yaml").write_text((world / "new" / "p" / "facts.yaml").read_text() + (
+        "  - name: green_loans\n    type: boolean\n    description: Offers green loans.\n    question: Green loans?\n"))
+    badge = (world / "new" / "p" / "badges" / "reach.yaml").read_text().split("condition:")[0].replace(
+        "id: reach", "id: green")
+    (world / "new" / "p" / "badges" / "green.yaml").write_text(badge + (
+        "condition:\n  id: gr-root\n  description: Offers green loans.\n  cite: {source: src, section: Two}\n"
+        "  fact: green_loans\n  op: is\n  value: true\n"))
+    (world / "partners" / "chui.yaml").write_text(PARTNERS["chui.yaml"].replace("{uses_tool: false}",
+                                                                                "{uses_tool: false, green_loans: true}"))
+    data = json.loads(cli("diff", world / "old", world / "new", world / "partners", "--format", "json").out)
+    moves = {(c["entity"]["id"], c["conclusion"]): (c["from"], c["to"]) for c in data["changes"]}
+    assert moves == {("amina", "green"): ("absent", "undetermined"), ("bora", "green"): ("absent", "undetermined"),
+                     ("chui", "green"): ("absent", "granted")}
+    assert data["facts_unknown_to_old"] == {"chui": ["green_loans"]}
+    chui = [c for c in data["changes"] if c["entity"]["id"] == "chui"][0]
+    assert chui["conditions"] == [{"id": "gr-root", "from": None, "to": "true"}]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=Policy", "-c", "user.email=policy@example.org",
+                    *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(world) -> Path:
+    """A git repository whose knowledge base (under rules/kb) is committed twice: the threshold is raised."""
+    root = world / "repo"
+    shutil.copytree(BASE / "kb", root / "rules" / "kb")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "rules v1")
+    raise_women_threshold(root / "rules" / "kb")
+    git(root, "commit", "-q", "-am", "raise the women threshold")
+    return root
+
+
+def test_old_rev_reads_the_knowledge_base_folder_at_a_git_revision(cli, repo, world):
+    result = cli("diff", "--old-rev", "HEAD~1", repo / "rules" / "kb", world / "partners", "--format", "json")
+    assert result.status == 0, result.err
+    data = json.loads(result.out)
+    assert data["old"]["label"].startswith(f"{repo / 'rules' / 'kb'} at HEAD~1 (")
+    assert [(c["entity"]["id"], c["from"], c["to"]) for c in data["changes"]] == [("amina", "granted", "not_granted")]
+
+
+def test_old_rev_against_uncommitted_edits(cli, repo, world):
+    raise_women_threshold(repo / "rules" / "kb", to="0.75", was="0.6")  # working tree: 0.75, HEAD: 0.6
+    data = json.loads(cli("diff", "--old-rev", "HEAD", repo / "rules" / "kb", world / "partners",
+                          "--format", "json").out)
+    assert [(c["entity"]["id"], c["from"], c["to"]) for c in data["changes"]] == [("bora", "granted", "not_granted")]
+
+
+@pytest.mark.parametrize("rev, message", [
+    ("no-such-rev", "git does not know the revision 'no-such-rev'"),
+])
+def test_old_rev_errors_are_located_diagnostics(cli, repo, world, rev, message):
+    result = cli("diff", "--old-rev", rev, repo / "rules" / "kb", world / "partners")
+    assert result.status == 1 and result.out == ""
+    assert result.err == f"{repo / 'rules' / 'kb'}:0:0: BD502 {message}\n"
+
+
+def test_old_rev_outside_git(cli, world):
+    outside = world / "new"
+    result = cli("diff", "--old-rev", "HEAD", outside, world / "partners")
+    if subprocess.run(["git", "-C", str(outside), "rev-parse"], capture_output=True).returncode == 0:
+        pytest.skip("the temporary folder is inside a git repository on this machine")
+    assert result.status == 1 and "BD502 the knowledge base folder is not inside a git repository" in result.err
+
+
+def test_folder_missing_at_the_revision(cli, repo, world):
+    shutil.copytree(BASE / "kb", repo / "rules" / "kb2")
+    result = cli("diff", "--old-rev", "HEAD", repo / "rules" / "kb2", world / "partners")
+    assert result.status == 1 and "BD502 'rules/kb2/' does not exist at revision 'HEAD'" in result.err
+
+
+@pytest.mark.parametrize("args", [["a", "b"], ["--old-rev", "HEAD", "only-kb"]])
+def test_too_few_paths_is_a_usage_error(cli, args):
+    result = cli("diff", *args)
+    assert result.status == 2 and "badges diff: error: name" in result.err
+
+
+def test_invalid_partner_files_stop_the_diff(cli, world):
+    (world / "partners" / "bad.yaml").write_text("kind: partner\nid: bad\nname: Bad\nfacts: {share_women: 55}\n")
+    result = cli("diff", world / "old", world / "new", world / "partners")
+    assert result.status == 1 and "BD303" in result.err and result.out == ""
