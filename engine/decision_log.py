@@ -104,13 +104,28 @@ def facts_data(entity: m.Entity) -> dict:
     return facts
 
 
+_IDENTITIES: dict[tuple[str, str], dict] = {}
+
+
+def _identity(kb: m.KnowledgeBase) -> dict:
+    """The rule base's identity, asked of git once per process and rule base (about 20 ms each time).
+
+    If git's view changes while the files do not (they get committed), the cached identity
+    is only more cautious: it still says uncommitted, and verify looks for the folder instead.
+    """
+    from .kb_identity import identify
+
+    key = (kb.root, kb.sha256)
+    if key not in _IDENTITIES:
+        _IDENTITIES[key] = identify(kb)
+    return _IDENTITIES[key]
+
+
 def build_records(kb: m.KnowledgeBase, results: Iterable) -> list[dict]:
     """One record (without ``prev`` and ``hash``) per reported decision of each entity result."""
     from explain.render_json import trail_data
 
-    from .kb_identity import identify
-
-    identity, software, timestamp = identify(kb), software_versions(), timestamp_now()
+    identity, software, timestamp = _identity(kb), software_versions(), timestamp_now()
     records = []
     for result in results:
         entity = result.entity
@@ -251,7 +266,12 @@ RECORD_SCHEMA = {
                  "conclusion", "outcome", "trail", "prev", "hash"],
     "properties": {
         "format": {"const": FORMAT},
-        "entity": {"type": "object", "required": ["kind", "id", "name", "source"]},
+        "id": _SHA256,
+        "timestamp": {"type": "string"},
+        "entity": {"type": "object", "required": ["kind", "id", "name", "source"],
+                   "properties": {k: {"type": "string"} for k in ("kind", "id", "name", "description", "source")}},
+        "facts_sha256": _SHA256,
+        "software": {"type": "object"},
         "facts": {"type": "object"},
         # The log is untrusted input: what verify hands to git and the file system is checked here.
         "knowledge_base": {
@@ -272,7 +292,7 @@ RECORD_SCHEMA = {
                 }},
             },
         },
-        "conclusion": {"type": "object", "required": ["id"]},
+        "conclusion": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
         "outcome": {"type": "string"},
         "trail": {"type": "object"},
         "prev": _SHA256,

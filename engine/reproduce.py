@@ -169,8 +169,10 @@ def rebuild_entity(record: dict, kb: m.KnowledgeBase, where: Location) -> m.Enti
     collector = Collector()
     facts = None
     if check_schema(document, "facts", collector):
-        facts = read_facts(document, ("facts",), fact_schema_for(kb, data["kind"]), collector)
-        if not fact_schema_for(kb, data["kind"]):
+        schema = fact_schema_for(kb, data["kind"])
+        if schema:
+            facts = read_facts(document, ("facts",), schema, collector)
+        else:
             collector.add(where, "BD306", f"no pack evaluates entities of kind '{data['kind']}'")
     collector.raise_if_errors()
     return m.Entity(kind=data["kind"], id=data["id"], name=data["name"], description=data.get("description"),
