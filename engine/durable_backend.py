@@ -81,6 +81,7 @@ class Ruleset:
     def __init__(self, definition: dict, label: str = "badges"):
         self.name = f"{label}-{next(_names)}"
         self.live_sessions = 0
+        self.abandoned_sessions = 0  # states the core refused a fact for: never deleted, see ``session``
         try:
             self._handle = _core.create_ruleset(self.name, to_json(definition))
         except _core.error as error:
@@ -102,7 +103,7 @@ class Ruleset:
         """A session for one entity; its state is deleted on exit, whatever happens."""
         if self._handle is None:
             raise DurableRulesError("ruleset is closed")
-        if self.live_sessions >= MAX_LIVE_SESSIONS:
+        if self.live_sessions + self.abandoned_sessions >= MAX_LIVE_SESSIONS:
             raise DurableRulesError(f"more than {MAX_LIVE_SESSIONS} live sessions in one ruleset")
         self.live_sessions += 1
         session = Session(self._handle, sid)
@@ -110,7 +111,12 @@ class Ruleset:
             yield session
         finally:
             self.live_sessions -= 1
-            if session.touched:
+            if session.refused:
+                # Deleting a state whose only fact the core did not handle crashes the process
+                # (a segmentation fault, seen once PyYAML's C module is loaded): leave it, and
+                # count it against the session limit instead.
+                self.abandoned_sessions += 1
+            elif session.touched:
                 _core.delete_state(self._handle, sid)
 
 
@@ -121,6 +127,7 @@ class Session:
         self._handle = handle
         self.sid = sid
         self.touched = False
+        self.refused = False  # the core returned a non-zero result code for a fact
 
     def assert_fact(self, fact: dict) -> list[str]:
         """Assert ``fact`` and run every action it triggers; the names of the rules that fired, in order."""
@@ -129,10 +136,11 @@ class Session:
             result = _core.assert_fact(self._handle, text)
         except _core.error as error:
             raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
-        self.touched = True
         code, state_handle = result
         if code != 0:
+            self.refused = not self.touched
             raise DurableRulesError(f"durable_rules did not take the fact (result code {code})")
+        self.touched = True
         fired: list[str] = []
         try:
             pending = _core.start_action_for_state(self._handle, state_handle)
