@@ -74,6 +74,7 @@ ADVICE = {
     "BD402": "Expect one of the conclusion's outcomes (the message lists them).",
     "BD501": "Use a badge or conclusion id from the knowledge base.",
     "BD502": "Check the revision (`git log -- KB_DIR`) and that the folder is inside a git repository.",
+    "BD503": "Write the report into a folder that exists and that you may write to (`--out`).",
 }
 
 

@@ -42,7 +42,7 @@ def overturn_text(change: Change) -> str:
     if not change.known:
         return ""
     evidence = evidence_text(change.evidence)
-    return "overturns a known value" + (f" ({evidence})" if evidence else "")
+    return "overturns a known value" + (f": {evidence}" if evidence else "")
 
 
 def tail(answer: WhatItTakes) -> list[str]:

@@ -19,6 +19,7 @@ from .common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, UsageError
 COMMANDS = {
     "evaluate": "evaluate",
     "why": "why",
+    "report": "report",
     "check": "check",
     "test": "ruletest",
     "diff": "diff",

@@ -1,53 +1,106 @@
-"""``badges evaluate``: decide every conclusion for facts files or folders of them."""
+"""``badges evaluate``: decide every conclusion for facts files, folders of them, or tables of entities."""
 from __future__ import annotations
 
-import io
+from .common import EXIT_OK, KB_HELP, UsageError, load_kb, unknown_choice
 
-from .common import EXIT_OK, KB_HELP, console, load_kb, unknown_choice
-
-HELP = "decide every badge for facts files or folders of them"
+HELP = "decide every badge for facts files, folders of them, or CSV / JSON Lines tables of entities"
+LOG_CHUNK = 256  # decisions of this many entities go into the log in one atomic append
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="a facts file or a folder of them")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="a facts file, a folder of them, or a .csv / .jsonl table (one entity per row)")
     parser.add_argument("--kb", metavar="DIR", help=KB_HELP)
-    parser.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    parser.add_argument("--format", choices=("table", "json", "jsonl", "csv", "md"), default="table")
     parser.add_argument("--pack", metavar="NAME", help="only the conclusions of this pack")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="worker processes evaluating in parallel (default: the machine's cores)")
     parser.add_argument("--log", metavar="FILE",
                         help="append every decision to this tamper-evident decision log (see `badges verify`)")
 
 
 def run(args) -> tuple[str, int]:
-    from dataclasses import replace
+    """Stream the results to stdout in input order; bad entities are reported at the end (exit 1)."""
+    import sys
+    from functools import partial
 
-    from engine.facts_loader import load_entities
-    from engine.inference import Engine
-    from explain import portfolio
+    from engine import batch, stream_output
+    from engine.diagnostics import Collector, InvalidInput
 
+    from .progress import progress
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     kb = load_kb(args.kb)
     if args.pack and args.pack not in kb.packs:
         raise unknown_choice("pack", args.pack, kb.packs)
-    entities = load_entities(args.paths, kb)
-    with Engine(kb) as engine:
-        results = engine.evaluate_all(entities)
-    if args.pack:
-        results = [replace(r, decisions=tuple(d for d in r.decisions if d.conclusion.pack == args.pack))
-                   for r in results]
-    if args.log:  # the decision log (engine/decision_log.py); a failure leaves no output
-        from engine.decision_log import BadClock, append_records, build_records
+    render = stream_output.RENDERERS[args.format]
+    log = _DecisionLog(args.log) if args.log else None
+    if log:
+        render = partial(stream_output.render_with_log, render)
+    collector = Collector()
+    stream = batch.evaluate_stream(batch.input_items(args.paths, kb, collector), kb, render,
+                                   jobs=args.jobs or batch.default_jobs(), pack=args.pack)
+    first = next(stream, None)  # worker processes start before the progress bar's thread does
+    seen = batch.UniqueIds()
+    with progress("evaluating", batch.estimate_count(args.paths)) as advance:
+        writer = stream_output.writer_for(args.format, kb, sys.stdout)
+        for outcome in _chained(first, stream):
+            advance(1)
+            collector.items.extend(outcome.diagnostics)
+            if not outcome.ok:
+                continue
+            earlier = seen.first_use(outcome.key, outcome.where)
+            if earlier is not None:
+                collector.add(outcome.where, "BD307", f"entity id '{outcome.key[1]}' is also used by "
+                              f"{batch.shown_location(earlier)}")
+                continue
+            if log:
+                log.add(*outcome.payload, writer)
+            else:
+                writer.add(outcome.payload)
+        if log:
+            log.flush(writer)
+        writer.finish(any_bad=bool(collector.errors))
+    if collector.errors:
+        raise InvalidInput(collector.items)
+    for warning in sorted(collector.items, key=lambda d: d.sort_key()):
+        sys.stderr.write(warning.format() + "\n")
+    return "", EXIT_OK
 
-        from .common import UsageError
+
+def _chained(first, rest):
+    if first is not None:
+        yield first
+        yield from rest
+
+
+class _DecisionLog:
+    """Appends decisions to the log in chunks, each before its entities are written out, so
+    that nothing is shown that the log does not hold (engine/decision_log.py)."""
+
+    def __init__(self, path: str):
+        from engine.decision_log import BadClock, timestamp_now
 
         try:
-            append_records(args.log, build_records(kb, results))
+            timestamp_now()  # a bad pinned clock is a usage error, found before any work
         except BadClock as error:
             raise UsageError(str(error)) from None
-    if args.format == "json":
-        return portfolio.to_json(kb, results), EXIT_OK
-    if args.format == "csv":
-        return portfolio.to_csv(kb, results), EXIT_OK
-    if args.format == "md":
-        return portfolio.to_markdown(kb, results), EXIT_OK
-    buffer = io.StringIO()
-    portfolio.to_table(kb, results, console(buffer))
-    return buffer.getvalue(), EXIT_OK
+        self.path = path
+        self.records: list[dict] = []
+        self.pieces: list = []
+
+    def add(self, piece, records: list[dict], writer) -> None:
+        self.pieces.append(piece)
+        self.records.extend(records)
+        if len(self.pieces) >= LOG_CHUNK:
+            self.flush(writer)
+
+    def flush(self, writer) -> None:
+        from engine.decision_log import append_records
+
+        if self.records:
+            append_records(self.path, self.records)
+        for piece in self.pieces:
+            writer.add(piece)
+        self.records, self.pieces = [], []
