@@ -260,6 +260,26 @@ _REVISION = {"type": "string", "pattern": "^[0-9a-f]{40}([0-9a-f]{24})?$"}  # a 
 # a relative path without '..', absolute parts or control characters
 _RELATIVE = r"^(?!/)(?!(.*/)?\.\.(/|$))[^\x00-\x1f\\]+$"
 
+# The log is untrusted input: what verify hands to git and the file system is checked here.
+KB_IDENTITY_SCHEMA = {
+    "type": "object",
+    "required": ["sha256", "root", "files", "git"],
+    "properties": {
+        "sha256": _SHA256,
+        "root": {"type": "string"},
+        "git": {"oneOf": [{"type": "null"}, {
+            "type": "object", "required": ["head", "prefix"],
+            "properties": {"head": _REVISION, "prefix": {"type": "string", "pattern": _RELATIVE + "|^$"}},
+        }]},
+        "files": {"type": "array", "items": {
+            "type": "object", "required": ["path", "sha256"],
+            "properties": {"path": {"type": "string", "pattern": _RELATIVE}, "sha256": _SHA256,
+                           "revision": {"oneOf": [{"type": "null"}, _REVISION]},
+                           "dirty": {"type": "boolean"}},
+        }},
+    },
+}
+
 RECORD_SCHEMA = {
     "type": "object",
     "required": ["format", "id", "timestamp", "entity", "facts", "facts_sha256", "knowledge_base",
@@ -273,25 +293,7 @@ RECORD_SCHEMA = {
         "facts_sha256": _SHA256,
         "software": {"type": "object"},
         "facts": {"type": "object"},
-        # The log is untrusted input: what verify hands to git and the file system is checked here.
-        "knowledge_base": {
-            "type": "object",
-            "required": ["sha256", "root", "files", "git"],
-            "properties": {
-                "sha256": _SHA256,
-                "root": {"type": "string"},
-                "git": {"oneOf": [{"type": "null"}, {
-                    "type": "object", "required": ["head", "prefix"],
-                    "properties": {"head": _REVISION, "prefix": {"type": "string", "pattern": _RELATIVE + "|^$"}},
-                }]},
-                "files": {"type": "array", "items": {
-                    "type": "object", "required": ["path", "sha256"],
-                    "properties": {"path": {"type": "string", "pattern": _RELATIVE}, "sha256": _SHA256,
-                                   "revision": {"oneOf": [{"type": "null"}, _REVISION]},
-                                   "dirty": {"type": "boolean"}},
-                }},
-            },
-        },
+        "knowledge_base": {"type": "object"},  # checked by KB_IDENTITY_SCHEMA, once per distinct value
         "conclusion": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
         "outcome": {"type": "string"},
         "trail": {"type": "object"},
@@ -342,11 +344,28 @@ def read_log(path: str | Path) -> LogReading:
                       len(raw_lines) + (1 if tail else 0), head)
 
 
-@lru_cache(maxsize=1)
-def _record_validator():
+@lru_cache(maxsize=None)
+def _validator(name: str):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(RECORD_SCHEMA)
+    return Draft202012Validator({"record": RECORD_SCHEMA, "identity": KB_IDENTITY_SCHEMA}[name])
+
+
+@lru_cache(maxsize=64)
+def _identity_problem(text: str) -> tuple[str, str] | None:
+    """Where and what is wrong with a knowledge base identity (given as canonical JSON), or None.
+
+    Every record of a run repeats the same identity (about a hundred files): checking
+    each distinct one once keeps verify fast.
+    """
+    problem = _first_problem(_validator("identity"), json.loads(text))
+    if problem is None:
+        return None
+    return "/".join(["knowledge_base", *(str(p) for p in problem.absolute_path)]), problem.message
+
+
+def _first_problem(validator, data):
+    return next(iter(sorted(validator.iter_errors(data), key=str)), None)
 
 
 def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
@@ -358,10 +377,14 @@ def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
     except (UnicodeDecodeError, ValueError) as error:
         collector.add(where, "BD602", f"not a decision record: {error}")
         return None
-    problem = next(iter(sorted(_record_validator().iter_errors(record), key=str)), None)
+    problem = _first_problem(_validator("record"), record)
     if problem is not None:
         at = "/".join(str(p) for p in problem.absolute_path) or "the record"
         collector.add(where, "BD602", f"not a decision record: {at}: {problem.message}")
+        return None
+    identity_problem = _identity_problem(canonical(record["knowledge_base"]))
+    if identity_problem is not None:
+        collector.add(where, "BD602", "not a decision record: {}: {}".format(*identity_problem))
         return None
     if canonical(record) != raw.decode("ascii"):
         collector.add(where, "BD603", "record edited: the line is not in the form the log writes")
