@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, InvalidInput, Location
 
 __all__ = [
-    "FORMAT", "GENESIS", "Entry", "LogReading", "append_records", "build_records", "canonical",
+    "FORMAT", "GENESIS", "Entry", "Link", "LogReading", "append_records", "build_records", "canonical",
     "content_id", "facts_data", "read_log", "record_hash", "sha256_text", "timestamp_now",
 ]
 
@@ -310,38 +310,67 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A readable record's place in the chain."""
+
+    line: int
+    prev: str
+    hash: str
+
+
+@dataclass(frozen=True)
 class LogReading:
-    """What a log holds: its readable records and every problem with the chain."""
+    """What a log holds: where its readable records are, and every problem with the chain.
+
+    Only the chain links are kept; ``entries()`` reads the records again one at a time,
+    so a log larger than memory can still be verified.
+    """
 
     path: str
-    entries: tuple[Entry, ...]
+    links: tuple[Link, ...]
     problems: tuple[Diagnostic, ...]
     lines: int
     head: str  # the hash of the last record (GENESIS for an empty log): keep it to detect a cut tail
+
+    def entries(self) -> Iterator[Entry]:
+        """The readable records, in log order; InvalidInput if the file changed since it was read."""
+        links = {link.line: link.hash for link in self.links}
+        for number, raw, _ in _lines(self.path):
+            if number in links:
+                record = json.loads(raw)
+                if record.get("hash") != links[number]:
+                    raise _failure(self.path, "the log changed while it was being verified", number)
+                yield Entry(number, record)
+
+
+def _lines(path: str) -> Iterator[tuple[int, bytes, bool]]:
+    """Each line's number, its bytes without the newline, and whether it had one."""
+    with open(path, "rb") as log:
+        for number, raw in enumerate(log, 1):
+            complete = raw.endswith(b"\n")
+            yield number, raw[:-1] if complete else raw, complete
 
 
 def read_log(path: str | Path) -> LogReading:
     """Read a decision log and check its chain; raise InvalidInput if the file cannot be read."""
     shown = str(path)
+    collector = Collector()
+    links: list[Link] = []
+    count = 0
     try:
-        data = Path(path).read_bytes()
+        for count, raw, complete in _lines(shown):
+            where = Location(shown, count, 1)
+            if not complete:  # only the last line can lack its newline
+                collector.add(where, "BD606", "truncated record: the last line has no end (an append was interrupted)")
+                continue
+            record = _parse(raw, where, collector)
+            if record is not None:
+                links.append(Link(count, record["prev"], record["hash"]))
     except OSError as error:
         raise _failure(shown, f"cannot read the decision log: {error.strerror}") from None
-    raw_lines = data.split(b"\n")
-    tail = raw_lines.pop()  # what follows the last newline: empty unless an append was cut short
-    collector = Collector()
-    entries: list[Entry] = []
-    for number, raw in enumerate(raw_lines, 1):
-        record = _parse(raw, Location(shown, number, 1), collector)
-        if record is not None:
-            entries.append(Entry(number, record))
-    if tail:
-        collector.add(Location(shown, len(raw_lines) + 1, 1), "BD606",
-                      "truncated record: the last line has no end (an append was interrupted)")
-    _check_links(entries, collector, shown)
-    head = entries[-1].record["hash"] if entries else GENESIS
-    return LogReading(shown, tuple(entries), tuple(sorted(collector.items, key=Diagnostic.sort_key)),
-                      len(raw_lines) + (1 if tail else 0), head)
+    _check_links(links, collector, shown)
+    head = links[-1].hash if links else GENESIS
+    return LogReading(shown, tuple(links), tuple(sorted(collector.items, key=Diagnostic.sort_key)), count, head)
 
 
 @lru_cache(maxsize=None)
@@ -395,27 +424,27 @@ def _parse(raw: bytes, where: Location, collector: Collector) -> dict | None:
     return record
 
 
-def _check_links(entries: list[Entry], collector: Collector, shown: str) -> None:
+def _check_links(links: list[Link], collector: Collector, shown: str) -> None:
     """Each record's ``prev`` must be the hash of the record on the line before it."""
-    where_is = {}
-    for entry in entries:
-        where_is.setdefault(entry.record["hash"], entry.line)
-    previous: Entry | None = None
-    for entry in entries:
-        prev, here = entry.record["prev"], Location(shown, entry.line, 1)
-        expected = GENESIS if entry.line == 1 else (
-            previous.record["hash"] if previous is not None and previous.line == entry.line - 1 else None)
-        previous = entry
+    where_is: dict[str, int] = {}
+    for link in links:
+        where_is.setdefault(link.hash, link.line)
+    previous: Link | None = None
+    for link in links:
+        prev, here = link.prev, Location(shown, link.line, 1)
+        expected = GENESIS if link.line == 1 else (
+            previous.hash if previous is not None and previous.line == link.line - 1 else None)
+        previous = link
         if expected is None or prev == expected:
             continue  # after an unreadable line the link cannot be judged
         if prev == GENESIS:
-            collector.add(here, "BD605", f"out of order: this record starts a chain but follows line {entry.line - 1}")
+            collector.add(here, "BD605", f"out of order: this record starts a chain but follows line {link.line - 1}")
         elif prev in where_is:
             before = where_is[prev]
-            place = "which comes after it" if before > entry.line else f"not line {entry.line - 1}"
+            place = "which comes after it" if before > link.line else f"not line {link.line - 1}"
             collector.add(here, "BD605", f"out of order: in the chain it follows line {before}, {place}")
-        elif entry.line == 1:
+        elif link.line == 1:
             collector.add(here, "BD604", "records deleted: the log does not begin with the first record of its chain")
         else:
             collector.add(here, "BD604", f"broken link: the record before this one is missing (a record was deleted, "
-                          f"or line {entry.line - 1} was altered and re-hashed)")
+                          f"or line {link.line - 1} was altered and re-hashed)")

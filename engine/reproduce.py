@@ -7,6 +7,7 @@ and the same trail, ``differs`` when they do not (with the nodes whose value cha
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from .diagnostics import Collector, InvalidInput, Location
 from .kb_identity import Unavailable, rebuild_from_git
 
 REPRODUCED, DIFFERS, CANNOT = "reproduced", "differs", "cannot verify"
+_REMEMBERED = 64  # entities whose results are kept: an entity's records sit together in a log
 
 
 @dataclass(frozen=True)
 class Verdict:
     line: int
-    record: dict
+    about: dict  # what the record says it is: see ``summary_of``
     status: str
     outcome: str | None = None  # the outcome re-evaluation reached
     rule_base: str | None = None  # where the rule base came from
@@ -99,6 +101,13 @@ def _existing(path: Path) -> Path:
     return Path.cwd()
 
 
+def summary_of(record: dict) -> dict:
+    """The few fields of a record a verdict reports (the record itself is not kept)."""
+    return {"id": record["id"], "hash": record["hash"], "timestamp": record["timestamp"],
+            "entity": {k: record["entity"].get(k) for k in ("kind", "id", "name")},
+            "conclusion": record["conclusion"]["id"], "outcome": record["outcome"]}
+
+
 class Reproducer:
     """Re-evaluates records; evaluates each distinct entity once per rule base."""
 
@@ -106,7 +115,7 @@ class Reproducer:
         self.rule_bases = rule_bases
         self.log_path = log_path
         self._engines: dict[int, object] = {}
-        self._results: dict[tuple, object] = {}
+        self._results: OrderedDict[tuple, object] = OrderedDict()  # the last few entities' results
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -114,24 +123,25 @@ class Reproducer:
 
     def verify(self, entry: Entry) -> Verdict:
         record, line = entry.record, entry.line
+        about = summary_of(record)
         try:
             kb, how = self.rule_bases.find(record["knowledge_base"])
         except Unavailable as error:
-            return Verdict(line, record, CANNOT, why=str(error))
+            return Verdict(line, about, CANNOT, why=str(error))
         notes = _notes(record, kb)
         conclusion_id = record["conclusion"]["id"]
         if kb.find_conclusion(conclusion_id) is None:
-            return Verdict(line, record, CANNOT, rule_base=how, notes=notes,
+            return Verdict(line, about, CANNOT, rule_base=how, notes=notes,
                            why=f"the rule base has no conclusion '{conclusion_id}'")
         try:
             result = self._evaluate(kb, record, line)
         except InvalidInput as error:
             problems = "; ".join(f"{d.code} {d.message}" for d in error.diagnostics)
-            return Verdict(line, record, CANNOT, rule_base=how, notes=notes,
+            return Verdict(line, about, CANNOT, rule_base=how, notes=notes,
                            why=f"the recorded facts do not fit the rule base: {problems}")
         trail = result.trails.get(conclusion_id)
         if trail is None:
-            return Verdict(line, record, CANNOT, rule_base=how, notes=notes,
+            return Verdict(line, about, CANNOT, rule_base=how, notes=notes,
                            why=f"the rule base does not evaluate '{conclusion_id}' for a {record['entity']['kind']}")
         from explain.render_json import trail_data
 
@@ -139,7 +149,7 @@ class Reproducer:
         differences = tuple(trail_differences(record["trail"], now))
         if record["outcome"] != now["outcome"] and not differences:
             differences = (f"outcome {record['outcome']} → {now['outcome']}",)
-        return Verdict(line, record, DIFFERS if differences else REPRODUCED, outcome=now["outcome"],
+        return Verdict(line, about, DIFFERS if differences else REPRODUCED, outcome=now["outcome"],
                        rule_base=how, differences=differences, notes=notes)
 
     def _evaluate(self, kb: m.KnowledgeBase, record: dict, line: int):
@@ -152,6 +162,8 @@ class Reproducer:
             if id(kb) not in self._engines:
                 self._engines[id(kb)] = Engine(kb)
             self._results[key] = self._engines[id(kb)].evaluate(entity)
+            if len(self._results) > _REMEMBERED:
+                self._results.popitem(last=False)
         return self._results[key]
 
 

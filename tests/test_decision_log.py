@@ -208,5 +208,5 @@ def test_concurrent_writers_never_interleave_or_fork_the_chain(partners, tmp_pat
     assert [w.wait(timeout=300) for w in writers] == [0, 0]
     reading = read_log(log)
     assert reading.problems == ()
-    assert len(reading.entries) == 200
-    assert sorted(e.record["entity"]["id"] for e in reading.entries) == ["alpha"] * 100 + ["beta"] * 100
+    assert len(reading.links) == 200
+    assert sorted(e.record["entity"]["id"] for e in reading.entries()) == ["alpha"] * 100 + ["beta"] * 100

@@ -31,7 +31,7 @@ def run(args) -> tuple[str, int]:
     with tempfile.TemporaryDirectory(prefix="badges-verify-") as scratch:
         reproducer = Reproducer(RuleBases(Path(scratch), given, args.kb), reading.path)
         try:
-            verdicts = [reproducer.verify(entry) for entry in reading.entries]
+            verdicts = [reproducer.verify(entry) for entry in reading.entries()]
         finally:
             reproducer.close()
     ok = not reading.problems and all(v.status == "reproduced" for v in verdicts)
@@ -52,14 +52,12 @@ def _json(reading, verdicts, ok: bool) -> str:
     data = {
         "log": reading.path,
         "ok": ok,
-        "chain": {"intact": not reading.problems, "records": len(reading.entries), "head": reading.head,
+        "chain": {"intact": not reading.problems, "records": len(reading.links), "head": reading.head,
                   "problems": [d.to_dict() for d in reading.problems]},
         "records": [{
-            "line": v.line, "id": v.record["id"], "hash": v.record["hash"], "timestamp": v.record["timestamp"],
-            "entity": {k: v.record["entity"].get(k) for k in ("kind", "id", "name")},
-            "conclusion": v.record["conclusion"]["id"], "recorded_outcome": v.record["outcome"],
-            "status": v.status, "outcome": v.outcome, "rule_base": v.rule_base,
-            "differences": list(v.differences), "why": v.why, "notes": list(v.notes),
+            "line": v.line, **{k: v.about[k] for k in ("id", "hash", "timestamp", "entity", "conclusion")},
+            "recorded_outcome": v.about["outcome"], "status": v.status, "outcome": v.outcome,
+            "rule_base": v.rule_base, "differences": list(v.differences), "why": v.why, "notes": list(v.notes),
         } for v in verdicts],
         "summary": _counts(verdicts),
     }
@@ -69,18 +67,18 @@ def _json(reading, verdicts, ok: bool) -> str:
 def _text(reading, verdicts, ok: bool) -> str:
     path = reading.path
     chain = "intact" if not reading.problems else f"BROKEN ({len(reading.problems)} problem(s))"
-    lines = [f"{path}: {len(reading.entries)} record(s), chain {chain}, last hash {reading.head}"]
+    lines = [f"{path}: {len(reading.links)} record(s), chain {chain}, last hash {reading.head}"]
     for v in verdicts:
-        record = v.record
-        about = f"{record['entity']['id']} · {record['conclusion']['id']}"
+        about = v.about
+        subject = f"{about['entity']['id']} · {about['conclusion']}"
         if v.why:
             detail = v.why
-        elif v.outcome != record["outcome"]:
-            detail = f"{record['outcome']} → {v.outcome}"
+        elif v.outcome != about["outcome"]:
+            detail = f"{about['outcome']} → {v.outcome}"
         else:
-            detail = record["outcome"]
+            detail = about["outcome"]
         source = f" [rule base: {v.rule_base}]" if v.rule_base else ""
-        lines.append(f"{path}:{v.line}: {v.status:<13}  {about}: {detail}{source}")
+        lines.append(f"{path}:{v.line}: {v.status:<13}  {subject}: {detail}{source}")
         lines += [f"    {difference}" for difference in v.differences]
         lines += [f"    note: {note}" for note in v.notes]
     counts = ", ".join(f"{n} {status}" for status, n in _counts(verdicts).items())
