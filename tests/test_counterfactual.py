@@ -320,3 +320,83 @@ def test_why_markdown_and_json_carry_to_qualify(cli):
 def test_why_json_to_qualify_is_null_when_granted(cli):
     data = json.loads(cli("why", EXAMPLES / "made-up-1-progreso-andino.yaml", "client-voice", "--format", "json").out)
     assert data["trail"]["outcome"] == "granted" and data["to_qualify"] is None
+
+
+# ---------------------------------------------------------------- exact and minimal on random rules
+
+def _grid():
+    from tests.test_agreement_property import FACTS
+
+    subsets = [tuple(v for i, v in enumerate(("w", "x", "y")) if mask >> i & 1) for mask in range(8)]
+    shares = [0.0, 1e-7, 0.1, 0.25, 0.5, 0.5000001, 0.75, 1.0]
+    return FACTS, {"share": shares, "share2": shares, "count": list(range(7)), "flag": [True, False],
+                   "tool": ["a", "b", "c"], "groups": subsets,
+                   "since": ["1999-12-31", "2000-01-01", "2010-06-30", "2020-12-31", "2021-01-01"]}
+
+
+def _brute_force(read: list[str], current: dict, grid: dict, holds) -> list[frozenset] | None:
+    """The changed-fact sets of every grid assignment that grants (None when the grid is too big)."""
+    import itertools as it
+
+    options = [[None] + [v for v in grid[name] if v != current.get(name)] for name in read]  # None: keep
+    size = 1
+    for o in options:
+        size *= len(o)
+    if size > 20_000:
+        return None
+    found = []
+    for choice in it.product(*options):
+        facts = dict(current)
+        facts.update({name: value for name, value in zip(read, choice) if value is not None})
+        if holds(facts):
+            found.append(frozenset(name for name, value in zip(read, choice) if value is not None))
+    return found
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402 - the property test's own imports
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.test_agreement_property import direct, entities, knowledge_base, trees  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_change_sets_are_exactly_the_minimal_ways_on_random_rules(data):
+    """Against a brute force over a grid of values: every granting assignment contains some change set,
+    no change set has a smaller granting part, and every change set grants on the engine."""
+    from engine import model as m
+    from engine.inference import Engine
+    from explain.counterfactual import Counterfactuals
+    from explain.trail import Truth, combine
+    derived_tree, badge_tree = data.draw(trees(max_leaves=5)), data.draw(trees(max_leaves=5))
+    entity = data.draw(entities())
+    kb = knowledge_base(derived_tree, badge_tree)
+    _, grid = _grid()
+    current = {k: v.value for k, v in entity.facts.items()}
+    read = sorted({n.fact for t in (derived_tree, badge_tree) for n in m.walk(t) if isinstance(n, m.Comparison)}
+                  | {n.other_fact for t in (derived_tree, badge_tree) for n in m.walk(t)
+                     if isinstance(n, m.Comparison) and n.other_fact})
+    rules = {
+        "badge-one": lambda f: combine("all", [direct(badge_tree, f), direct(derived_tree, f)]) is Truth.TRUE,
+        "badge-two": lambda f: combine("any", [direct(derived_tree, f), direct(badge_tree, f)]) is Truth.TRUE,
+    }
+    with Engine(kb) as engine:
+        result = engine.evaluate(entity)
+        everything = Counterfactuals(engine, shown=10_000)
+        for cid, holds in rules.items():
+            answer = everything.conclusion(entity, cid, result.trails[cid].outcome)
+            assert (answer is None) == holds(current)
+            if answer is None:
+                continue
+            assert answer.unproved == 0 and answer.more == 0
+            sets = [frozenset(s.facts) for s in answer.change_sets]
+            assert not any(a < b for a in sets for b in sets)
+            for change_set in answer.change_sets:
+                assert _outcome(kb, _with(entity, change_set.changes), cid) == "granted"
+            granting = _brute_force(read, current, grid, holds)
+            if granting is None:
+                continue
+            for changed in granting:
+                assert any(s <= changed for s in sets), (cid, sorted(changed), [sorted(s) for s in sets])
+            for s in sets:
+                assert not any(changed < s for changed in granting), (cid, sorted(s))
