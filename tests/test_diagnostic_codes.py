@@ -4,7 +4,8 @@ A fixture is a folder ``tests/fixtures/diagnostics/<CODE>/`` with a ``case.yaml`
 
     about: what the fixture breaks
     run: check {kb}          # a badges command line; {kb} is a copy of _base/kb with this
-                             # fixture's kb/ files laid over it, {here} is the fixture folder
+                             # fixture's kb/ files laid over it, {here} is the fixture folder,
+                             # {tmp} a scratch folder
     remove: [p/facts.yaml]   # optional: paths deleted from the copy
     append: {p/facts.yaml: "..."}   # optional: text appended to files of the copy
     also: [BD220]            # optional: codes that are this code's cause, reported with it by design
@@ -41,7 +42,7 @@ def prepare(case_dir: Path, tmp_path: Path) -> tuple[list[str], dict]:
     for rel, text in case.get("append", {}).items():
         with open(kb / rel, "a", encoding="utf-8") as out:
             out.write(text)
-    args = [part.format(kb=kb, here=case_dir) for part in shlex.split(case["run"])]
+    args = [part.format(kb=kb, here=case_dir, tmp=tmp_path) for part in shlex.split(case["run"])]
     return args, case
 
 
