@@ -181,3 +181,57 @@ def test_comparing_facts_in_different_units(tmp_path):
                  files={"p/facts.yaml": facts})
     [finding] = lint(kb)
     assert finding.code == "BD230" and "loan_size (USD) with income (KES)" in finding.message
+
+
+LEVELS = """\
+id: grade
+kind: level
+name: Grade
+description: A graded conclusion written by the test.
+version: 1.0.0
+effective: 2026-01-01
+owner: Tests
+cite: {source: src, section: Four}
+levels:
+  - outcome: strong
+    description: First level.
+    cite: {source: src, section: Four}
+    condition:
+      id: gr-strong
+      description: First level's condition.
+      cite: {source: src, section: Four}
+      fact: clients
+      op: FIRST
+  - outcome: developing
+    description: Second level.
+    cite: {source: src, section: Four}
+    condition:
+      id: gr-developing
+      description: Second level's condition.
+      cite: {source: src, section: Four}
+      fact: clients
+      op: at_least
+      value: 10
+otherwise: weak
+"""
+
+
+@pytest.mark.parametrize("first, expected", [
+    ("at_least\n      value: 1000", []),
+    # a first level that holds for every known value hides the levels after it
+    ("at_least\n      value: 0", [("BD221", "gr-strong"), ("BD222", "grade")]),
+    # a level that can never hold can never be the outcome
+    ("less_than\n      value: 0", [("BD222", "grade"), ("BD220", "gr-strong")]),
+])
+def test_levels_that_can_never_be_reached(tmp_path, first, expected):
+    root = tmp_path / "kb"
+    shutil.copytree(BASE, root)
+    (root / "p" / "levels").mkdir()
+    (root / "p" / "levels" / "grade.yaml").write_text(LEVELS.replace("FIRST", first))
+    found = lint(load_knowledge_base(root))
+    assert [(d.code, d.subject) for d in found] == expected, [d.format() for d in found]
+    messages = " ".join(d.message for d in found)
+    if expected and expected[-1][0] == "BD222":
+        assert "level 'developing' of 'grade' can never be reached: level 'strong' before it always holds" in messages
+    if expected and expected[0][0] == "BD222":
+        assert "level 'strong' of 'grade' can never be reached: condition 'gr-strong' can never hold" in messages
