@@ -26,6 +26,7 @@ def run(args) -> tuple[str, int]:
 
     from engine import batch, stream_output
     from engine.diagnostics import Collector, InvalidInput
+    from engine.facts_loader import facts_paths
 
     from .progress import progress
 
@@ -39,7 +40,9 @@ def run(args) -> tuple[str, int]:
     if log:
         render = partial(stream_output.render_with_log, render)
     collector = Collector()
-    stream = batch.evaluate_stream(batch.input_items(args.paths, kb, collector), kb, render,
+    files = facts_paths(args.paths, collector)
+    collector.raise_if_errors()  # a path that is not there is a mistake on the command line: no work done
+    stream = batch.evaluate_stream(batch.input_items(files, kb, collector, expanded=True), kb, render,
                                    jobs=args.jobs or batch.default_jobs(), pack=args.pack)
     first = next(stream, None)  # worker processes start before the progress bar's thread does
     seen = batch.UniqueIds()

@@ -1,0 +1,185 @@
+"""Batch evaluation: parallel workers, input order, bad entities reported while the rest go on,
+every decision made by durable_rules."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import batch
+from engine.diagnostics import Collector, Location
+
+FACTS = [  # mini_kb facts, varied so that outcomes differ from row to row
+    {"share_poor": 0.7, "uses_tool": True, "tool": "ppi", "groups": ["women"]},
+    {"share_poor": 0.1, "uses_tool": False},
+    {},
+    {"clients": 40, "groups": ["youth", "farmers"], "loan_size": 120.0, "income_per_capita": 900.0},
+]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 4, so that a few dozen entities already go through the worker pool."""
+    monkeypatch.setattr(batch, "CHUNK", 4)
+
+
+def _jsonl(tmp_path, count: int, bad: dict[int, dict] | None = None):
+    path = tmp_path / "partners.jsonl"
+    lines = []
+    for i in range(count):
+        doc = {"kind": "partner", "id": f"e{i:03d}", "name": f"Entity {i}", "facts": FACTS[i % len(FACTS)]}
+        doc = (bad or {}).get(i, doc)
+        lines.append(json.dumps(doc))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "table", "md"])
+def test_two_workers_write_the_same_bytes_as_one(cli, tmp_path, mini_kb, small_chunks, fmt):
+    from tests.conftest import MINI_KB
+
+    path = _jsonl(tmp_path, 30)
+    one = cli("evaluate", path, "--kb", MINI_KB, "--format", fmt, "--jobs", "1")
+    two = cli("evaluate", path, "--kb", MINI_KB, "--format", fmt, "--jobs", "2")
+    assert (one.status, one.err) == (0, "")
+    assert (two.status, two.out, two.err) == (0, one.out, "")
+
+
+def test_streamed_json_is_exactly_the_portfolio_document(cli, mini_kb, tmp_path, small_chunks):
+    from engine.facts_loader import load_entities
+    from engine.inference import Engine
+    from explain.portfolio import to_json
+    from tests.conftest import MINI_KB
+
+    path = _jsonl(tmp_path, 10)
+    with Engine(mini_kb) as engine:
+        expected = to_json(mini_kb, [engine.evaluate(e) for e in load_entities([path], mini_kb)])
+    assert cli("evaluate", path, "--kb", MINI_KB, "--format", "json", "--jobs", "2").out == expected
+
+
+def test_results_come_in_input_order(mini_kb, tmp_path):
+    path = _jsonl(tmp_path, 40)
+    outcomes = list(batch.evaluate_stream(batch.input_items([path], mini_kb, Collector()), mini_kb,
+                                          _entity_id, jobs=2, chunk=3))
+    assert [o.payload for o in outcomes] == [f"e{i:03d}" for i in range(40)]
+
+
+def _entity_id(kb, result):
+    return result.entity.id
+
+
+def test_the_input_is_read_as_the_workers_need_it_not_all_at_once(mini_kb, tmp_path):
+    """Memory stays flat: only a bounded number of chunks is ever in flight."""
+    path = _jsonl(tmp_path, 200)
+    pulled = []
+
+    def items():
+        for item in batch.input_items([path], mini_kb, Collector()):
+            pulled.append(item)
+            yield item
+
+    stream = batch.evaluate_stream(items(), mini_kb, _entity_id, jobs=2, chunk=5)
+    next(stream)
+    assert len(pulled) <= 5 * (2 * batch.IN_FLIGHT_PER_JOB + 2)
+    assert len(list(stream)) == 199
+
+
+def test_a_bad_entity_is_reported_and_the_others_still_evaluated(cli, tmp_path, small_chunks):
+    from tests.conftest import MINI_KB
+
+    bad = {3: {"kind": "partner", "id": "e003", "name": "Bad", "facts": {"share_poor": 1.7}},
+           17: {"kind": "partner", "id": "e017", "name": "Bad", "facts": {"tol": "ppi"}},
+           20: {"kind": "partner", "id": "e001", "name": "Twin", "facts": {}}}
+    path = _jsonl(tmp_path, 24, bad)
+    result = cli("evaluate", path, "--kb", MINI_KB, "--format", "jsonl", "--jobs", "2")
+    assert result.status == 1
+    ids = [json.loads(line)["entity"]["id"] for line in result.out.splitlines()]
+    assert ids == [f"e{i:03d}" for i in range(24) if i not in bad]
+    assert result.err.splitlines() == [  # every problem, sorted by place
+        f"{path}:4:74: BD303 'share_poor' is 1.7, outside [0, 1]; percentages are shares from 0 to 1 (write 0.45 for 45%)",
+        f"{path}:18:60: BD301 unknown fact 'tol' (did you mean 'tool'?)",
+        f"{path}:21:1: BD307 entity id 'e001' is also used by {path}:2",
+    ]
+
+
+def test_when_nothing_could_be_evaluated_stdout_stays_empty(cli, tmp_path):
+    from tests.conftest import MINI_KB
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: partner\nid: x\nname: X\nfacts: {share_poor: 2}\n")
+    result = cli("evaluate", path, "--kb", MINI_KB, "--format", "json")
+    assert (result.status, result.out) == (1, "")
+    assert result.err == f"{path}:4:21: BD303 'share_poor' is 2, outside [0, 1]; percentages are shares " \
+                         "from 0 to 1 (write 0.45 for 45%)\n"
+
+
+def test_an_empty_table_still_gives_a_valid_document(cli, tmp_path):
+    from tests.conftest import MINI_KB
+
+    path = tmp_path / "none.csv"
+    path.write_text("kind,id,name\n")
+    result = cli("evaluate", path, "--kb", MINI_KB, "--format", "json")
+    assert result.status == 0 and json.loads(result.out)["results"] == []
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_no_decision_without_durable_rules(cli, tmp_path, monkeypatch, small_chunks, jobs):
+    """Every decision goes through durable_rules: with its core failing, nothing is decided."""
+    import durable_rules_engine
+
+    from engine import durable_backend
+    from tests.conftest import MINI_KB
+
+    def refuse(*args):
+        raise durable_rules_engine.error("simulated failure of the durable_rules core")
+
+    monkeypatch.setattr(durable_backend._core, "assert_fact", refuse)
+    path = _jsonl(tmp_path, 20)
+    result = cli("evaluate", path, "--kb", MINI_KB, "--format", "jsonl", "--jobs", jobs)
+    monkeypatch.undo()
+    assert result.status == 3
+    assert result.out == ""
+    assert "durable_rules refused a fact: simulated failure of the durable_rules core" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_every_row_of_a_folder_csv_and_jsonl_mix_is_evaluated_in_order(cli, tmp_path):
+    from tests.conftest import MINI_KB
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for name in ("b", "a"):
+        (folder / f"{name}.yaml").write_text(f"kind: partner\nid: f{name}\nname: F{name}\nfacts: {{}}\n")
+    table = tmp_path / "t.csv"
+    table.write_text("kind,id,name,tool\npartner,c1,C1,ppi\npartner,c2,C2,\n")
+    result = cli("evaluate", folder, table, _jsonl(tmp_path, 2), "--kb", MINI_KB, "--format", "jsonl")
+    assert result.status == 0, result.err
+    rows = [json.loads(line)["entity"] for line in result.out.splitlines()]
+    assert [r["id"] for r in rows] == ["fa", "fb", "c1", "c2", "e000", "e001"]
+    assert rows[2]["source"] == f"{table}:2"
+
+
+def test_jobs_must_be_positive(cli):
+    result = cli("evaluate", "examples/partners", "--jobs", "0")
+    assert result.status == 2 and "--jobs must be at least 1" in result.err
+
+
+def test_unique_ids_remember_the_first_place_through_growth():
+    seen = batch.UniqueIds()
+    for i in range(5000):
+        assert seen.first_use(("partner", f"id{i}"), Location("big.csv", i + 2, 1)) is None
+    assert seen.first_use(("partner", "id1234"), Location("other.csv", 9, 1)) == Location("big.csv", 1236, 1)
+    assert seen.first_use(("association", "id1234"), Location("other.csv", 10, 1)) is None
+
+
+def test_the_decision_log_holds_every_decision_a_parallel_batch_printed(cli, tmp_path, monkeypatch, small_chunks):
+    from tests.conftest import MINI_KB
+
+    monkeypatch.setenv("BADGES_NOW", "2026-11-25T12:00:00Z")
+    log = tmp_path / "decisions.jsonl"
+    result = cli("evaluate", _jsonl(tmp_path, 12), "--kb", MINI_KB, "--format", "jsonl", "--jobs", "2",
+                 "--log", log)
+    assert result.status == 0, result.err
+    printed = sum(len(json.loads(line)["decisions"]) for line in result.out.splitlines())
+    assert len(log.read_text().splitlines()) == printed
+    assert cli("verify", log, "--kb", MINI_KB).status == 0
