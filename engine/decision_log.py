@@ -183,9 +183,14 @@ def append_records(path: str | Path, records: list[dict]) -> None:
     except OSError as error:
         raise _failure(shown, f"cannot open the decision log: {error.strerror}; nothing was added") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        data = chain_lines(records, _last_hash(fd, size, shown))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            prev = _last_hash(fd, size, shown)
+        except OSError as error:  # e.g. a file system without locks, or a log that is a folder
+            raise _failure(shown, f"cannot lock and read the decision log: {error.strerror}; "
+                           "nothing was added") from None
+        data = chain_lines(records, prev)
         try:
             _write_all(fd, data)
             os.fsync(fd)

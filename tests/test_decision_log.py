@@ -145,6 +145,21 @@ def test_unwritable_log_is_reported_and_no_output_is_written(cli, partners, tmp_
     assert run.err == f"{log}:0:0: BD601 cannot open the decision log: No such file or directory; nothing was added\n"
 
 
+def test_a_log_that_cannot_be_locked_is_reported(cli, partners, tmp_path, monkeypatch):
+    import fcntl
+
+    def refuse(fd, operation):
+        raise OSError(37, "No locks available")
+
+    log = tmp_path / "decisions.jsonl"
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    run = cli("evaluate", partners, "--kb", MINI_KB, "--log", log, "--jobs", "1")
+    assert run.status == 1 and run.out == ""
+    assert run.err == (f"{log}:0:0: BD601 cannot lock and read the decision log: No locks available; "
+                       "nothing was added\n")
+    assert log.read_bytes() == b""
+
+
 @pytest.mark.parametrize("tail, code, line", [
     (b'{"hash": "abc"', "BD606", 2),  # an append was cut short: no newline at the end
     (b"not json\n", "BD602", 2),
