@@ -133,12 +133,19 @@ class Reproducer:
         if kb.find_conclusion(conclusion_id) is None:
             return Verdict(line, about, CANNOT, rule_base=how, notes=notes,
                            why=f"the rule base has no conclusion '{conclusion_id}'")
+        from .durable_backend import DurableRulesError
+        from .inference import EngineDisagreement
+
         try:
             result = self._evaluate(kb, record, line)
         except InvalidInput as error:
             problems = "; ".join(f"{d.code} {d.message}" for d in error.diagnostics)
             return Verdict(line, about, CANNOT, rule_base=how, notes=notes,
                            why=f"the recorded facts do not fit the rule base: {problems}")
+        except (DurableRulesError, EngineDisagreement) as error:
+            # A defect, but one record's failure must not keep the auditor from the others' verdicts.
+            return Verdict(line, about, CANNOT, rule_base=how, notes=notes,
+                           why=f"the engine failed on this record ({type(error).__name__}: {error})")
         trail = result.trails.get(conclusion_id)
         if trail is None:
             return Verdict(line, about, CANNOT, rule_base=how, notes=notes,

@@ -251,3 +251,22 @@ def test_rebuilding_never_writes_outside_its_folder(tmp_path, repo_kb):
     with pytest.raises(Unavailable, match=r"\.\./kb\.yaml is not a path inside the knowledge base"):
         rebuild_from_git(identity, tmp_path / "into", [repo_kb])
     assert not (tmp_path / "kb.yaml").exists()
+
+
+def test_an_engine_failure_on_one_record_is_reported_not_fatal(cli, logged, kb_copy, monkeypatch):
+    from engine.durable_backend import DurableRulesError
+    from engine.inference import Engine
+
+    evaluate = Engine.evaluate
+
+    def fail_for_beta(self, entity):
+        if entity.id == "beta":
+            raise DurableRulesError("Could not assert fact, error code: 303")
+        return evaluate(self, entity)
+
+    monkeypatch.setattr(Engine, "evaluate", fail_for_beta)
+    run = cli("verify", logged, "--kb", kb_copy)
+    assert run.status == 1
+    assert f"{logged}:1: reproduced     alpha · focus: granted" in run.out
+    assert (f"{logged}:3: cannot verify  beta · focus: the engine failed on this record "
+            "(DurableRulesError: Could not assert fact, error code: 303)") in run.out
