@@ -18,6 +18,7 @@ from itertools import combinations
 from typing import Any, Mapping
 
 from . import model as m
+from .rule_limits import MAX_FIELDS, ExpressionBudget, LimitError, group_tests
 
 STAGE = "stage"
 
@@ -225,6 +226,8 @@ class Program:
     rule_names: Mapping[str, RuleName]
     read_facts: frozenset[str]  # facts some rule reads: only these are sent to durable_rules
     read_members: Mapping[str, tuple[str, ...]]  # enum_list fact -> the values some rule tests
+    group_fields: Mapping[str, int]  # constant fields of every stage fact that rules' group tests read
+    forwarded: frozenset[str]  # conclusions whose values later stages read
 
     def fresh_definition(self) -> dict:
         """A deep copy: durable_rules' Python layer mutates what it is given."""
@@ -234,11 +237,10 @@ class Program:
 
     def encode(self, entity: m.Entity) -> dict:
         """The entity's facts as fields of the stage fact; unknown facts are left out."""
-        return encode_entity(entity, self.facts, self.read_facts, self.read_members)
+        return {**encode_entity(entity, self.facts, self.read_facts, self.read_members), **self.group_fields}
 
 
-class CompileError(Exception):
-    """The knowledge base cannot be expressed within durable_rules' limits."""
+CompileError = LimitError  # the knowledge base cannot be expressed within durable_rules' limits
 
 
 def sentinel_name(stage: int) -> str:
@@ -279,26 +281,30 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
     depth = 1 + max((stage for stage, *_ in staged), default=-1)
     definition: dict[str, dict] = {}
     names: dict[str, RuleName] = {}
-    for stage, name, expression, meaning in sorted(staged, key=lambda item: (item[0], item[1])):
-        definition[name] = {"all": [{"m": _and([{"t": STAGE}, {"s": stage}, expression])}]}
-        names[name] = meaning
+    group_fields: dict[str, int] = {}
+    staged.sort(key=lambda item: (item[0], item[1]))
     for k in range(depth):
+        here = [item for item in staged if item[0] == k]
+        prefixes, fields = group_tests([expression for _, _, expression, _ in here])
+        group_fields.update(fields)
+        for (_, name, expression, meaning), prefix in zip(here, prefixes):
+            definition[name] = {"all": [{"m": _and([{"t": STAGE}, {"s": k}, *prefix, expression])}]}
+            names[name] = meaning
         # Every stage fact matches its sentinel: durable_rules then never reports the
         # fact as unhandled, and the sentinel firing proves the stage was evaluated.
         definition[sentinel_name(k)] = {"pri": 1000, "all": [{"m": {"$and": [{"t": STAGE}, {"s": k}]}}]}
         names[sentinel_name(k)] = RuleName()
     strata = tuple(tuple(c.id for c in order if decided_at[c.id] == k) for k in range(depth))
     read_facts, read_members = _reads(order)
-    fields = len(read_facts) + sum(len(v) for v in read_members.values()) + len(ready) + 3
+    read = set().union(*(fields_read(d["all"][0]["m"]) for d in definition.values()))
+    forwarded = frozenset(c.id for c in order if conclusion_field(c.id) in read)
+    fields = len(read) + 3  # and t, s, sid
     if fields > MAX_FIELDS:
         raise CompileError(f"the '{entity}' packs need {fields} fields in one durable_rules fact; "
                            f"durable_rules allows at most {MAX_FIELDS}")
     return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition),
-                   m.frozen_map(names), read_facts, m.frozen_map(read_members))
-
-
-# durable_rules keeps at most 255 properties per fact (MAX_OBJECT_PROPERTIES); sid and id are two
-MAX_FIELDS = 250
+                   m.frozen_map(names), read_facts, m.frozen_map(read_members), m.frozen_map(group_fields),
+                   forwarded)
 
 
 def _stage_of(expression: dict, ready: Mapping[str, int]) -> int:
@@ -334,72 +340,6 @@ def _reads(order: list[m.Conclusion]) -> tuple[frozenset[str], dict[str, tuple[s
                     wanted = node.value if isinstance(node.value, tuple) else (node.value,)
                     members.setdefault(node.fact, set()).update(wanted)
     return frozenset(facts), {name: tuple(sorted(values)) for name, values in sorted(members.items())}
-
-
-class ExpressionBudget:
-    """Keeps every rule within durable_rules' limit on the size of one rule's expression.
-
-    durable_rules counts two slots for every ``$and``/``$or`` and one for every leaf that
-    reads another field (``$m``); a rule may use at most 31 (MAX_SEQUENCE_EXPRESSIONS),
-    two of which the stage test's ``$and`` takes. A larger expression is split: parts
-    of it become rules of their own, at an earlier stage, that set a field to 1 when
-    the part holds. Expressions are monotone (negation is compiled into the false-side
-    expression), so reading that field as "holds" is exact. Equal parts are shared.
-    """
-
-    LIMIT = 29
-
-    def __init__(self) -> None:
-        self._parts: dict[str, str] = {}  # canonical expression -> field
-        self._new: list[tuple[str, dict, str]] = []
-
-    def take_parts(self) -> list[tuple[str, dict, str]]:
-        """(rule name, expression, field) of the parts made since the last call, inner parts first."""
-        new, self._new = self._new, []
-        return new
-
-    def fit(self, expression: dict) -> dict:
-        if cost(expression) <= self.LIMIT:
-            return expression
-        [op] = expression  # an over-budget expression is an $and or $or
-        children = [self.fit(child) for child in expression[op]]
-        # pack the costliest children into parts of the same operator until the rest fits
-        children.sort(key=cost, reverse=True)
-        while 2 + sum(cost(c) for c in children) > self.LIMIT:
-            chunk: list = []
-            while children and cost(children[0]) > 0 and 2 + sum(cost(c) for c in chunk + [children[0]]) <= self.LIMIT:
-                chunk.append(children.pop(0))
-            if not chunk:  # one child alone fills a part
-                chunk.append(children.pop(0))
-            children.append(self.part({op: chunk} if len(chunk) > 1 else chunk[0]))
-            children.sort(key=cost, reverse=True)
-        return {op: children}
-
-    def part(self, expression: dict) -> dict:
-        """A leaf that holds exactly when ``expression`` does, computed by a rule of its own."""
-        import json
-
-        key = json.dumps(expression, sort_keys=True)
-        if key not in self._parts:
-            field = f"p_{len(self._parts)}"
-            self._parts[key] = field
-            self._new.append((f"p{len(self._parts) - 1}", expression, field))
-        return {self._parts[key]: 1}
-
-
-def cost(expression) -> int:
-    """Slots an expression takes in durable_rules' per-rule expression sequence."""
-    if isinstance(expression, dict):
-        total = 0
-        for key, value in expression.items():
-            if key in ("$and", "$or"):
-                total += 2 + sum(cost(v) for v in value)
-            elif isinstance(value, dict):
-                total += cost(value)
-            elif key == "$m":
-                total += 1
-        return total
-    return 0
 
 
 def _dependency_order(conclusions: list[m.Conclusion]) -> list[m.Conclusion]:

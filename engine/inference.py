@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from explain.trail import ConclusionTrail, TrailBuilder, Truth
 
 from . import model as m
 from .compiler import STAGE, Program, compile_program, conclusion_field, decided_value, sentinel_name
+from .diagnostics import Diagnostic, InvalidInput, Location
 from .durable_backend import Ruleset
+from .rule_limits import LimitError
 
 
 class EngineDisagreement(RuntimeError):
@@ -61,7 +64,11 @@ class Engine:
 
     def program(self, entity_kind: str) -> tuple[Program, Ruleset]:
         if entity_kind not in self._programs:
-            program = compile_program(self.kb, entity_kind)
+            try:
+                program = compile_program(self.kb, entity_kind)
+            except LimitError as error:
+                where = Location(str(Path(self.kb.root) / "kb.yaml"), 1, 1) if self.kb.root else Location("<kb>")
+                raise InvalidInput([Diagnostic(where, "BD218", str(error))]) from None
             self._programs[entity_kind] = (program, Ruleset(program.fresh_definition(), entity_kind))
         return self._programs[entity_kind]
 
@@ -93,8 +100,8 @@ class Engine:
                 for cid in members:
                     if cid in decided:
                         outcomes[cid] = decided[cid]
-                        # the decided conclusion becomes a fact for the next strata
-                        fields[conclusion_field(cid)] = decided_value(conclusions[cid], decided[cid])
+                        if cid in program.forwarded:  # the decided conclusion becomes a fact for later stages
+                            fields[conclusion_field(cid)] = decided_value(conclusions[cid], decided[cid])
                     else:
                         outcomes[cid] = m.UNDETERMINED
         return outcomes

@@ -253,7 +253,7 @@ class Pack:
 
     def display_order(self) -> list[Conclusion]:
         """Conclusions as users expect to see them: ``order`` first, then by kind and id."""
-        kinds = list(KINDS)
+        kinds = [LEVEL, BADGE, DIAGNOSTIC, RECOMMENDATION, DERIVED]
         listed = [self.conclusions[cid] for cid in self.order if cid in self.conclusions]
         rest = sorted((c for c in self.conclusions.values() if c.id not in self.order),
                       key=lambda c: (kinds.index(c.kind), c.id))

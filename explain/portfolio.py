@@ -62,14 +62,23 @@ def to_csv(kb, results) -> str:
     return buffer.getvalue()
 
 
-def _tables(kb, results) -> list[tuple[object, list, list]]:
-    """(pack, its reported conclusions in display order, the results it applies to), per pack."""
+def _tables(kb, results) -> list[tuple[str, object, list, list]]:
+    """(title, pack, conclusions in display order, the results they apply to): one per pack
+    and kind of reported conclusion, so that no table grows too wide to read."""
+    from engine.model import KINDS
+
     tables = []
     for pack in kb.packs.values():
-        columns = [c for c in pack.display_order() if c.is_reported]
+        reported = [c for c in pack.display_order() if c.is_reported]
+        kinds = list(dict.fromkeys(c.kind for c in reported))
         rows = [r for r in results if any(d.conclusion.pack == pack.id for d in r.decisions)]
-        if columns and rows:
-            tables.append((pack, columns, rows))
+        for kind in kinds:
+            columns = [c for c in reported if c.kind == kind]
+            title = f"{pack.name} (pack {pack.id} v{pack.version})"
+            if len(kinds) > 1:
+                title += f": {KINDS[kind].folder}"
+            if rows:
+                tables.append((title, pack, columns, rows))
     return tables
 
 
@@ -83,8 +92,8 @@ def _totals(columns, rows) -> str:
 
 def to_table(kb, results, console: Console) -> None:
     """One table per pack: entities × the pack's reported conclusions."""
-    for pack, columns, rows in _tables(kb, results):
-        table = Table(title=f"{pack.name} (pack {pack.id} v{pack.version})", title_justify="left")
+    for title, pack, columns, rows in _tables(kb, results):
+        table = Table(title=title, title_justify="left")
         table.add_column(pack.entity.capitalize(), overflow="fold")
         for c in columns:
             table.add_column(c.name, justify="center", overflow="fold")
@@ -104,8 +113,8 @@ def to_markdown(kb, results) -> str:
     from .render_md import escape_md
 
     out = [f"# {escape_md(kb.name)} v{kb.version}", "", f"Knowledge base sha256 `{kb.sha256}`.", ""]
-    for pack, columns, rows in _tables(kb, results):
-        out += [f"## {escape_md(pack.name)}", ""]
+    for title, pack, columns, rows in _tables(kb, results):
+        out += [f"## {escape_md(title)}", ""]
         out.append(f"| {pack.entity.capitalize()} | " + " | ".join(escape_md(c.name) for c in columns) + " |")
         out.append("|---|" + "---|" * len(columns))
         for r in rows:

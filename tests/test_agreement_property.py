@@ -172,7 +172,8 @@ def test_levels_and_large_trees_agree(derived_tree, badge_tree, level_trees, pop
 
 def test_a_tree_too_large_for_one_rule_is_split_into_parts():
     """durable_rules rejects a rule of more than 31 expression slots (error 113); the compiler splits."""
-    from engine.compiler import compile_program, cost
+    from engine.compiler import compile_program
+    from engine.rule_limits import cost
 
     leaves = [m.Comparison(_node_id(), "d", None, HERE, fact="tool", op="is", value=v) for v in ("a", "b", "c")]
     pairs = tuple(m.AllOf(_node_id(), "d", None, HERE, children=(leaves[i % 3], leaves[(i + 1) % 3]))
