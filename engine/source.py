@@ -62,6 +62,19 @@ for _tag, _regexp, _first in (
     _Loader.add_implicit_resolver(_TAG + _tag, _regexp, list(_first))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unicode(text: str) -> str:
+    """Join the UTF-16 surrogate pairs JSON escapes (``\\ud83d\\ude00``) into one character, as JSON does."""
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise ValueError("text holds an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff)") from None
+
+
 def _number(tag: str, text: str):
     """The int or float a YAML 1.2 scalar names; ValueError when it names none."""
     if tag == _TAG + "int":
@@ -132,7 +145,11 @@ class _Reader:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 self.collector.add(self.where(key_node), "BD007", "keys must be plain strings")
                 continue
-            key = key_node.value
+            try:
+                key = _unicode(key_node.value)
+            except ValueError as error:
+                self.collector.add(self.where(key_node), "BD002", f"bad key: {error}")
+                continue
             if key in result:
                 first = self.keys[path + (key,)]
                 self.collector.add(
@@ -152,7 +169,8 @@ class _Reader:
         try:
             if node.tag in (_TAG + "int", _TAG + "float"):
                 return _number(node.tag, node.value)
-            return self.scalars.construct_object(node)
+            value = self.scalars.construct_object(node)
+            return _unicode(value) if isinstance(value, str) else value
         except (yaml.YAMLError, ValueError) as error:
             self.collector.add(self.where(node), "BD002", f"bad value: {error}")
             return None
@@ -162,7 +180,7 @@ def read_document(path: Path | str, collector: Collector, display: str | None = 
     """Parse one file; report problems to ``collector`` and return None if unusable."""
     shown = display or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not content
     except (OSError, UnicodeDecodeError) as error:
         collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {getattr(error, 'strerror', None) or error}")
         return None
