@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import date
 from pathlib import Path
 
@@ -92,6 +93,7 @@ class _Linker:
         self.collector = reader.collector
         self.sources = sources
         self.node_ids: dict[str, Location] = {}
+        self.failed: set[str] = set()  # ids of conclusions whose files had errors
         self.facts_by_kind: dict[str, dict[str, m.FactSpec]] = {}
 
     # -- packs -------------------------------------------------------------------------
@@ -117,6 +119,8 @@ class _Linker:
         for document in documents:
             conclusion = self.conclusion(document, pack_id, facts)
             if conclusion is None:
+                # already reported: rules that use it must not also call it unknown
+                self.failed.add(str(document.data.get("id")))
                 continue
             if conclusion.id in conclusions:
                 self.collector.add(document.at(("id",)), "BD203", f"conclusion '{conclusion.id}' is defined twice")
@@ -376,6 +380,10 @@ class _Linker:
             self.collector.add(where, "BD205", f"{spec.type} fact '{spec.name}' is compared with {value!r}; "
                                "use a number")
             return None
+        if not math.isfinite(value):
+            self.collector.add(where, "BD205", f"{spec.type} fact '{spec.name}' is compared with {value}; "
+                               "use a finite number")
+            return None
         if spec.type == "integer" and value != int(value):
             self.collector.add(where, "BD205", f"integer fact '{spec.name}' is compared with {value}")
             return None
@@ -407,6 +415,8 @@ class _Linker:
 
     def check_reference(self, node: m.ConclusionRef, conclusions: dict[str, m.Conclusion]) -> None:
         target = conclusions.get(node.conclusion)
+        if target is None and node.conclusion in self.failed:
+            return
         if target is None:
             self.collector.add(node.location, "BD202", f"unknown conclusion '{node.conclusion}'",
                                suggestion=did_you_mean(node.conclusion, conclusions))

@@ -22,20 +22,25 @@ class Run:
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    """Run the badges CLI in-process; returns exit status, stdout and stderr."""
+def cli():
+    """Run the badges CLI in-process; returns exit status, stdout and stderr.
+
+    It swaps stdout and stderr with a MonkeyPatch of its own, so undoing that never
+    undoes the calling test's own patches (its environment variables, say).
+    """
     from engine.cli import main
 
     def run(*args: str) -> Run:
         out, err = io.StringIO(), io.StringIO()
-        monkeypatch.setattr(sys, "stdout", out)
-        monkeypatch.setattr(sys, "stderr", err)
+        streams = pytest.MonkeyPatch()
+        streams.setattr(sys, "stdout", out)
+        streams.setattr(sys, "stderr", err)
         try:
             status = main([str(a) for a in args])
         except SystemExit as exit_:  # argparse usage errors
             status = exit_.code
         finally:
-            monkeypatch.undo()
+            streams.undo()
         return Run(status, out.getvalue(), err.getvalue())
 
     return run

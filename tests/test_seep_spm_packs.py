@@ -22,13 +22,6 @@ RECOMMENDATIONS = ("support-capacity-building-programmes", "support-member-train
 # bullets per dimension in the seed's capacity framework table (knowledge/skills, systems, resources)
 FRAMEWORK_BULLETS = {1: (3, 3, 4), 2: (4, 3, 2), 3: (2, 5, 2), 4: (4, 4, 3), 5: (1, 2, 4), 6: (2, 4, 4)}
 
-# durable_rules keeps at most 64 alpha nodes on its matching stack (MAX_STACK_SIZE): a stage fact that
-# matches more first tests at once is refused with error 303. Associations with many 'no' and 'partial'
-# answers reach it; the compiler must split the fan-out (a defect in the engine, not in these files).
-STACK_LIMIT = pytest.mark.xfail(strict=True, raises=Exception,
-                                reason="durable_rules error 303 (alpha matching stack of 64) on answer-rich "
-                                       "associations; engine/compiler.py must split the stage fan-out")
-BLOCKED = {"made-up-2-mekong-network", "made-up-3-sahel-association"}
 
 
 def association_files():
@@ -92,8 +85,7 @@ def test_spm_conclusions_moved_out_of_kiva_badges_and_badges_still_use_them(bund
     assert "holistic-poverty-definition-income-data" in spm.conclusions["uses-poverty-data"].references()
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=STACK_LIMIT if p.stem in BLOCKED else ())
-                                  for p in association_files()])
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in association_files()])
 def test_every_example_association_evaluates(bundled_kb, engine, path):
     result = evaluate(bundled_kb, engine, path)
     assert set(outcomes(result)) == set(AREAS) | set(RECOMMENDATIONS)
@@ -109,7 +101,6 @@ def test_there_are_at_least_four_example_associations_and_one_is_mostly_unknown(
     assert min(assessed) < 0.5 <= max(assessed)
 
 
-@STACK_LIMIT
 def test_examples_give_every_area_two_determined_levels_and_recommendations_both_ways(bundled_kb, engine):
     results = [outcomes(evaluate(bundled_kb, engine, p)) for p in association_files()]
     for area in AREAS:
