@@ -58,6 +58,8 @@ ADVICE = {
     "BD222": "The rule's condition can never hold (the message says which part): fix that part. For a "
              "level, an earlier level catches every case it would.",
     "BD230": "Both facts must be in the same unit to be compared: convert one, or fix the `unit`.",
+    "BD231": "The fact is in percent (45 means 45%): write the value in percent, or make the fact a "
+             "`percentage` (a share from 0 to 1).",
     "BD251": "Add `cite:` with a source from `sources.yaml` and the section the rule rests on.",
     "BD252": "Reference the derived conclusion from a rule, or delete its file.",
     "BD253": "Use the fact in a condition, make it `type: text` if it is only evidence, or remove it.",

@@ -392,7 +392,10 @@ def _units(conclusions: dict[str, m.Conclusion], facts: dict[str, m.FactSpec]) -
     found = []
     for c in conclusions.values():
         for n in c.nodes():
-            if not isinstance(n, m.Comparison) or n.other_fact is None:
+            if not isinstance(n, m.Comparison):
+                continue
+            if n.other_fact is None:
+                found += _share_for_percent(n, facts[n.fact])
                 continue
             left, right = facts[n.fact], facts[n.other_fact]
             if left.unit and right.unit and left.unit.strip().lower() != right.unit.strip().lower():
@@ -401,6 +404,16 @@ def _units(conclusions: dict[str, m.Conclusion], facts: dict[str, m.FactSpec]) -
                                         f"{right.name} ({right.unit}); convert one fact to the other's unit "
                                         "or give both the same unit", subject=n.id))
     return found
+
+
+def _share_for_percent(n: m.Comparison, spec: m.FactSpec) -> list[Diagnostic]:
+    """A number measured in percent compared with 0.45: the author probably meant 45 (the mirror of BD211)."""
+    unit = (spec.unit or "").lower()
+    if spec.type != "number" or not ("percent" in unit or "%" in unit) or not 0 < n.value < 1:
+        return []
+    return [Diagnostic(n.location, "BD231", f"condition '{n.id}' compares {spec.name} with {n.value:g}, but "
+                       f"{spec.name} is in {spec.unit}: {n.value:g} means {n.value:g}%; write "
+                       f"{n.value * 100:g} for {n.value * 100:g}%", subject=n.id)]
 
 
 def _placeholder(text: str | None) -> bool:

@@ -36,7 +36,26 @@ def diagnose(root) -> tuple[object, list]:
     if kb is not None:
         items += lint(kb)
         items += load_rule_tests(kb)[1].items
+        items += _beyond_engine_limits(kb)
     return kb, sorted(items, key=Diagnostic.sort_key)
+
+
+def _beyond_engine_limits(kb) -> list:
+    """Compile each entity kind's rules as ``evaluate`` will, so that a rule base too large for
+    durable_rules fails here rather than at the first evaluation (compiling needs no engine)."""
+    from pathlib import Path
+
+    from engine.compiler import compile_program
+    from engine.diagnostics import Diagnostic, Location
+    from engine.rule_limits import LimitError
+
+    found = []
+    for kind in sorted({pack.entity for pack in kb.packs.values()}):
+        try:
+            compile_program(kb, kind)
+        except LimitError as error:
+            found.append(Diagnostic(Location(str(Path(kb.root) / "kb.yaml"), 1, 1), "BD218", str(error)))
+    return found
 
 
 def run(args) -> tuple[str, int]:
