@@ -51,6 +51,8 @@ ADVICE = {
     "BD215": "Declare each fact once, with `values` for enums and `range` for numbers only.",
     "BD216": "Give each level its own outcome, different from `otherwise` and from `undetermined`.",
     "BD217": "A reference to a graded conclusion names `outcomes: [...]`; other references do not.",
+    "BD218": "The rules of one kind of entity read more facts (or have more rules at one stage) than "
+             "durable_rules can hold: drop facts no rule needs, or share conditions through derived conclusions.",
     "BD220": "The message names the conditions that contradict each other: loosen one, or put them under "
              "an `any`.",
     "BD221": "The condition is true for every value the fact can take, so it only tests that the fact "
@@ -72,8 +74,22 @@ ADVICE = {
     "BD305": "Write a real date as YYYY-MM-DD.",
     "BD306": "Set `kind:` to an entity kind a pack evaluates (for example `partner`).",
     "BD307": "Give each entity its own id.",
+    "BD310": "Name columns after facts (`share_women`) and their evidence (`share_women.source`, `.as_of`, "
+             "`.reference`, `.note`); `kind`, `id` and `name` columns are required.",
+    "BD311": "Give every row as many cells as the header has columns (leave a cell empty for an unknown fact).",
     "BD401": "Use a conclusion id, and node ids, that exist in the knowledge base.",
     "BD402": "Expect one of the conclusion's outcomes (the message lists them).",
+    "BD601": "Check the log's path and permissions.",
+    "BD602": "The line is not a decision record: the log was edited by hand or mixed with another file.",
+    "BD603": "The record's content no longer matches its hash: it was changed after it was written.",
+    "BD604": "A record the chain expects is missing: it was deleted.",
+    "BD605": "Records are out of order: the log was rearranged.",
+    "BD606": "The last append was interrupted; `badges verify` says where the intact chain ends.",
+    "BD701": "Give the Kiva API response (an object with `partners`) or a list of partner records.",
+    "BD702": "Every record needs its Kiva `id` (a whole number), unique in the file.",
+    "BD703": "Fix the field named in the message (Kiva's format for it is given).",
+    "BD704": "The field is not part of Kiva's partner record and is ignored; remove it or check its spelling.",
+    "BD705": "Choose an output folder that can be created and written.",
     "BD501": "Use a badge or conclusion id from the knowledge base.",
     "BD502": "Check the revision (`git log -- KB_DIR`) and that the folder is inside a git repository.",
     "BD503": "Write the report into a folder that exists and that you may write to (`--out`).",
