@@ -84,7 +84,7 @@ ADVICE = {
     "BD603": "The record's content no longer matches its hash: it was changed after it was written.",
     "BD604": "A record the chain expects is missing: it was deleted.",
     "BD605": "Records are out of order: the log was rearranged.",
-    "BD606": "The last append was interrupted; `badges verify` says where the intact chain ends.",
+    "BD606": "The last append was interrupted and left an incomplete line at the end of the log.",
     "BD701": "Give the Kiva API response (an object with `partners`) or a list of partner records.",
     "BD702": "Every record needs its Kiva `id` (a whole number), unique in the file.",
     "BD703": "Fix the field named in the message (Kiva's format for it is given).",
