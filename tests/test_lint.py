@@ -235,3 +235,57 @@ def test_levels_that_can_never_be_reached(tmp_path, first, expected):
         assert "level 'developing' of 'grade' can never be reached: level 'strong' before it always holds" in messages
     if expected and expected[0][0] == "BD222":
         assert "level 'strong' of 'grade' can never be reached: condition 'gr-strong' can never hold" in messages
+
+
+# -- badges check: the command around the analysis ---------------------------------------------------
+def kb_with_two_warnings(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    shutil.copytree(BASE, root)
+    with open(root / "p" / "facts.yaml", "a") as out:
+        out.write("  - name: spare_a\n    type: boolean\n    description: Unused.\n    question: A?\n"
+                  "  - name: spare_b\n    type: boolean\n    description: Unused.\n    question: B?\n")
+    return root
+
+
+def test_warnings_pass_unless_strict(cli, tmp_path):
+    root = kb_with_two_warnings(tmp_path)
+    relaxed = cli("check", root)
+    assert relaxed.status == 0 and relaxed.out.endswith("2 warning(s)\n")
+    assert [line.split(": ")[1].split()[0] for line in relaxed.err.splitlines()] == ["BD253", "BD253"]
+    strict = cli("check", root, "--strict")
+    assert strict.status == 1
+    assert strict.out == f"{root}: FAILED: 0 error(s), 2 warning(s) (--strict: warnings count as errors)\n"
+
+
+def test_max_errors_caps_the_list_and_says_how_many_more(cli, tmp_path):
+    result = cli("check", kb_with_two_warnings(tmp_path), "--max-errors", "1")
+    lines = result.err.splitlines()
+    assert len(lines) == 2 and "BD253 fact 'spare_a'" in lines[0]
+    assert lines[1] == "... and 1 more (--max-errors 0 shows all)"
+    assert cli("check", BASE, "--max-errors", "-1").status == 2
+
+
+def test_json_lists_every_diagnostic_sorted(cli, tmp_path):
+    import json
+
+    root = kb_with_two_warnings(tmp_path)
+    (root / "p" / "badges" / "extra.yaml").write_text(HEADER + "  " + leaf(
+        "x-root", "share_women", "at_least", "value: 45")[2:].replace("\n  ", "\n  "))
+    result = cli("check", root, "--format", "json")
+    data = json.loads(result.out)
+    assert result.status == 1 and result.err == ""
+    assert (data["ok"], data["errors"], data["warnings"]) == (False, 1, 0)  # the loader stops before lint
+    assert [d["code"] for d in data["diagnostics"]] == ["BD211"]
+    assert data["diagnostics"][0]["line"] == 15 and "write 0.45 for 45%" in data["diagnostics"][0]["message"]
+
+
+def test_a_knowledge_base_that_does_not_load_says_the_deeper_checks_wait(cli, tmp_path):
+    root = tmp_path / "kb"
+    shutil.copytree(BASE, root)
+    (root / "p" / "badges" / "extra.yaml").write_text(HEADER + "  " + leaf(
+        "x-root", "share_womn", "at_least", "value: 0.5")[2:].replace("\n  ", "\n  "))
+    result = cli("check", root)
+    assert result.status == 1
+    assert result.err.splitlines()[-1] == \
+        "badges check: the knowledge base did not load; fix these first, then the deeper checks run"
+    assert "(did you mean 'share_women'?)" in result.err
