@@ -44,8 +44,16 @@ def check_schema(document: Document, schema_name: str, collector: Collector) -> 
     """Report every schema violation in ``document``; True when there were none."""
     errors = sorted(_validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path)))
     for error in errors:
+        before = len(collector.items)
         _report(document, error, collector)
+        if len(collector.items) == before:  # never refuse a document without saying why
+            collector.add(document.at(tuple(error.absolute_path)), "BD101", error.message)
     return not errors
+
+
+def _mapping_branches(error) -> set[int]:
+    """Indexes of the anyOf/oneOf branches that accept a mapping."""
+    return {i for i, branch in enumerate(error.validator_value) if "object" in str(branch.get("type", ""))}
 
 
 def _report(document: Document, error, collector: Collector) -> None:
@@ -74,10 +82,11 @@ def _report(document: Document, error, collector: Collector) -> None:
     elif kind == "pattern":
         hint = error.schema.get("description", f"pattern {error.validator_value}")
         collector.add(where, "BD101", f"{_found(error.instance)} is not valid here: expected {hint}")
-    elif kind in ("anyOf", "oneOf") and isinstance(error.instance, dict):
+    elif kind in ("anyOf", "oneOf") and isinstance(error.instance, dict) and _mapping_branches(error):
         # a mapping given where a mapping branch exists: report that branch's problems
+        branches = _mapping_branches(error)
         for sub in error.context:
-            if "object" in str(sub.schema.get("type", "")) or sub.validator != "type":
+            if sub.relative_schema_path[0] in branches:
                 _report(document, sub, collector)
     elif kind in ("anyOf", "oneOf") and error.instance is None:
         collector.add(where, "BD101", "no value given (null); leave the key out when it is unknown")

@@ -81,6 +81,8 @@ FACTS_CASES = [
      ["{p}:5:12: BD305 '2020-W53-4' is not a real date (use YYYY-MM-DD)"]),
     ("evidence-date", "f.yaml", HEAD + "facts:\n  clients: {value: 3, source: site_visit, as_of: 2021-13-01}\n",
      ["{p}:5:50: BD305 '2021-13-01' is not a real date (use YYYY-MM-DD)"]),
+    ("evidence-date-not-text", "f.yaml", HEAD + "facts:\n  clients: {value: 3, as_of: 5}\n",
+     ["{p}:5:30: BD101 expected text, found the number 5"]),  # the partner was silently dropped
     ("evidence-source", "f.yaml", HEAD + "facts:\n  clients: {value: 3, source: rumour}\n",
      ["{p}:5:31: BD101 'rumour' is not allowed here; use one of: audited_report, site_visit, self_reported, "
       "third_party_rating, published_report, kiva_api"]),
