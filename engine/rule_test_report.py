@@ -38,8 +38,8 @@ def _rows(node: TrailNode, depth: int, on_path: bool, must: set[str], rows: list
     label = f"level {node.level}: {node.id}" if node.level and node.kind != "levels" else node.id
     expected = f"{pad}{label}" + ("  (must decide)" if node.id in must else "")
     deciding = on_path and node.deciding
-    actual = f"{pad}{MARKS[node.value]} {label}  {condition_text(node)}" if node.kind != "levels" else \
-        f"{pad}{MARKS[node.value]} {label}: levels, tried in order"
+    actual = f"{pad}{MARKS[node.value]} {node.id}  {condition_text(node)}" if node.kind != "levels" else \
+        f"{pad}{MARKS[node.value]} {node.id}: levels, tried in order"
     if deciding and depth:
         actual += "  ◂ decides"
     rows.append((expected, actual, _DIFFERENT if node.id in must and not deciding else _SAME))

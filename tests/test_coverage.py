@@ -116,3 +116,18 @@ def test_the_bundled_rule_tests_reach_every_badge(cli):
     for badge in ("anti-poverty-focus", "client-voice", "vulnerable-group-focus", "innovation",
                   "family-and-community-empowerment", "entrepreneurial-support", "facilitation-of-savings"):
         assert badge in reached
+
+
+def test_graded_conclusions_show_their_levels_side_by_side_and_in_coverage(cli, tmp_path):
+    root = tmp_path / "graded"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "graded_kb", root)
+    tests = root / "assoc" / "tests" / "area-one.yaml"
+    tests.write_text(tests.read_text().replace("expect: strong", "expect: weak", 1))
+    result = cli("test", root, "--coverage")
+    assert result.status == 1
+    rows = result.out.splitlines()
+    assert rows[2].split() == ["area-one:", "weak", "≠", "area-one:", "strong"]
+    assert re.search(r"level strong: a1-strong  \(must decide\) +│ +✔ a1-strong  level strong: all of 3  ◂ decides",
+                     result.out)
+    coverage = result.out.split("Coverage:")[1]
+    assert "a1-strong " in coverage and "a1-developing " in coverage  # every level's tree is covered
