@@ -78,6 +78,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BD501": (Severity.ERROR, "unknown badge or conclusion"),
     "BD502": (Severity.ERROR, "knowledge base cannot be read at that git revision"),
     "BD503": (Severity.ERROR, "report file cannot be written"),
+    "BD504": (Severity.ERROR, "schema files cannot be written"),
     # decision log (engine/decision_log.py)
     "BD601": (Severity.ERROR, "decision log cannot be read or written"),
     "BD602": (Severity.ERROR, "line in a decision log is not a decision record"),

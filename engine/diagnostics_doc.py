@@ -79,6 +79,7 @@ ADVICE = {
     "BD311": "Give every row as many cells as the header has columns (leave a cell empty for an unknown fact).",
     "BD401": "Use a conclusion id, and node ids, that exist in the knowledge base.",
     "BD402": "Expect one of the conclusion's outcomes (the message lists them).",
+    "BD504": "Choose an output folder that can be created and written (`badges schema --out DIR`).",
     "BD601": "Check the log's path and permissions.",
     "BD602": "The line is not a decision record: the log was edited by hand or mixed with another file.",
     "BD603": "The record's content no longer matches its hash: it was changed after it was written.",

@@ -43,9 +43,15 @@ def run(args) -> tuple[str, int]:
     names = args.names or list(ALL)
     texts = {name: schema_text(name) for name in names}  # everything built before anything is written
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
-        temporary = out / f".{file_name(name)}.tmp"
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(out / file_name(name))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            temporary = out / f".{file_name(name)}.tmp"
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(out / file_name(name))
+    except OSError as error:
+        from engine.diagnostics import Diagnostic, InvalidInput, Location
+
+        raise InvalidInput([Diagnostic(Location(str(out)), "BD504",
+                                       f"cannot write the schemas: {error.strerror or error}")]) from None
     return "".join(f"wrote {out / file_name(name)}\n" for name in names), EXIT_OK
