@@ -368,8 +368,10 @@ def test_one_problem_in_a_derived_conclusion_is_reported_once(cli, tmp_path):
         "(percentages are shares: write 0.45 for 45%)"])
 
 
-@pytest.mark.parametrize("value", [".inf", ".nan"])
-def test_non_finite_threshold_is_refused(cli, tmp_path, value):
+@pytest.mark.parametrize("value", [".inf", ".nan", pytest.param("1" + "0" * 400, id="huge", marks=pytest.mark.xfail(
+    strict=True, reason="kb_loader.threshold: a 400-digit integer threshold crashes 'badges check' "
+    "(OverflowError: int too large to convert to float)"))])
+def test_threshold_durable_rules_cannot_compare_is_refused(cli, tmp_path, value):
     root = _broken_copy(tmp_path, "demo/badges/reach.yaml", "value: 500", f"value: {value}")
     result = cli("check", root)
     assert result.status == 1 and "Traceback" not in result.err
