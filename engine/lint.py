@@ -140,7 +140,8 @@ def _holds(literal: Literal, value) -> bool:
 
 
 def _signs_possible(literals: list[Literal]) -> bool:
-    signs = {-1, 0, 1}
+    first = literals[0].node
+    signs = {0} if first.fact == first.other_fact else {-1, 0, 1}  # a fact against itself is equal to it
     for lit in literals:
         accepted = _SIGNS[lit.node.op]
         if lit.node.fact > lit.node.other_fact:  # the key orders the pair; mirror the relation
