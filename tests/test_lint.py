@@ -292,3 +292,18 @@ def test_a_knowledge_base_that_does_not_load_says_the_deeper_checks_wait(cli, tm
     assert result.err.splitlines()[-1] == \
         "badges check: the knowledge base did not load; fix these first, then the deeper checks run"
     assert "(did you mean 'share_women'?)" in result.err
+
+
+def test_two_packs_for_one_entity_kind_cannot_share_a_conclusion_id(tmp_path):
+    root = tmp_path / "kb"
+    shutil.copytree(BASE, root)
+    (root / "kb.yaml").write_text((root / "kb.yaml").read_text().replace("packs: [p]", "packs: [p, q]"))
+    (root / "q" / "derived").mkdir(parents=True)
+    (root / "q" / "pack.yaml").write_text("id: q\nname: Second pack\nentity: partner\nversion: 1.0.0\n")
+    (root / "q" / "facts.yaml").write_text((root / "p" / "facts.yaml").read_text())
+    (root / "q" / "derived" / "measures.yaml").write_text(
+        (root / "p" / "derived" / "measures.yaml").read_text().replace("me-", "mq-"))
+    duplicates = [d for d in lint(load_knowledge_base(root)) if d.code == "BD203"]
+    assert [d.format().split("/kb/")[1] for d in duplicates] == [
+        "q/derived/measures.yaml:1:1: BD203 conclusion 'measures' is also defined by pack 'p' "
+        "(p/derived/measures.yaml) for the same kind of entity; rename one of them"]
