@@ -199,6 +199,23 @@ def test_internal_error_is_reported_without_a_traceback(cli, monkeypatch):
     assert "Traceback" not in result.err
 
 
+def test_engine_and_trail_disagreeing_is_an_internal_error(cli, monkeypatch):
+    from engine.inference import Engine
+
+    decide = Engine.decide
+
+    def wrong(self, entity):
+        outcomes = decide(self, entity)
+        outcomes["focus"] = "granted" if outcomes["focus"] != "granted" else "not_granted"
+        return outcomes
+
+    monkeypatch.setattr(Engine, "decide", wrong)
+    result = cli("evaluate", f"{INPUTS}/unknown.json", "--kb", MINI)
+    assert (result.status, result.out) == (3, "")
+    assert result.err.startswith("badges: internal error: EngineDisagreement: decision and explanation disagree "
+                                 "for 'unknown': focus: durable_rules says granted, the trail says undetermined")
+
+
 def test_debug_shows_the_traceback(cli, monkeypatch):
     from engine.inference import Engine
 
