@@ -33,19 +33,13 @@ _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _MERGE = re.compile(r"^<<$")
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 core resolution; aliases are recorded, never expanded.
+class _RecordAliases:
+    """Aliases are recorded, never expanded.
 
     Expanding aliases would let a small file grow without bound (or loop forever when
     an alias refers to its own parent), so each one becomes an empty placeholder and
     is reported.
     """
-
-    yaml_implicit_resolvers: dict = {}
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.aliases: list = []  # (anchor, mark) of every alias met
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -55,11 +49,59 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+class _Loader(_RecordAliases, yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core resolution; aliases are recorded, never expanded."""
+
+    yaml_implicit_resolvers: dict = {}
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.aliases: list = []  # (anchor, mark) of every alias met
+
+
 for _tag, _regexp, _first in (
     ("bool", _BOOL, "tTfF"), ("int", _INT, "-+0123456789"), ("float", _FLOAT, "-+0123456789."),
     ("null", _NULL, ["~", "n", "N", ""]), ("merge", _MERGE, "<"),
 ):
     _Loader.add_implicit_resolver(_TAG + _tag, _regexp, list(_first))
+
+try:
+    from yaml import _yaml as _libyaml  # PyYAML built with libyaml
+except ImportError:  # pragma: no cover - PyYAML without its C extension
+    _libyaml = None
+
+if _libyaml is not None:
+    class _FastLoader(_RecordAliases, yaml.composer.Composer, _libyaml.CParser, yaml.constructor.SafeConstructor,
+                      yaml.resolver.Resolver):
+        """The same loader on libyaml's scanner and parser (ten times faster); nodes, tags and
+        marks come out identical. PyYAML's composer still builds the nodes, so aliases are
+        recorded the same way."""
+
+        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+        def __init__(self, text: str):
+            _libyaml.CParser.__init__(self, text)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self.aliases: list = []
+
+
+def _compose_fast(text: str) -> tuple[list, list] | None:
+    """(nodes, aliases) read by libyaml, or None: then PyYAML's own reader reads the text, so
+    that every problem is reported exactly as it always was (libyaml's messages differ)."""
+    if _libyaml is None or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        return None
+    loader = _FastLoader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            nodes.append(loader.get_node())
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return nodes, loader.aliases
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -207,7 +249,32 @@ def parse_json_text(text: str, shown: str, collector: Collector) -> Document | N
 def parse_text(text: str, shown: str, collector: Collector) -> Document | None:
     """Parse YAML text named ``shown``."""
     before = len(collector.errors)
-    loader = _Loader(text)
+    fast = _compose_fast(text)
+    if fast is not None:
+        nodes, aliases = fast
+    else:
+        composed = _compose(text, shown, collector)
+        if composed is None:
+            return None
+        nodes, aliases = composed
+    for anchor, mark in aliases:
+        collector.add(Location(shown, mark.line + 1, mark.column + 1), "BD009",
+                      f"alias '*{anchor}' is not allowed; write the value out in full")
+    if aliases:
+        return None
+    return _document(nodes, shown, collector, before)
+
+
+def _compose(text: str, shown: str, collector: Collector) -> tuple[list, list] | None:
+    """(nodes, aliases) read by PyYAML, or None after reporting what is wrong."""
+    try:
+        loader = _Loader(text)  # its reader already refuses control characters
+    except yaml.reader.ReaderError as error:
+        at = error.position
+        line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        character = f"#x{error.character:04x}" if isinstance(error.character, int) else repr(error.character)
+        collector.add(Location(shown, line, col), "BD002", f"unacceptable character {character}: {error.reason}")
+        return None
     try:
         nodes = []
         while loader.check_node():
@@ -226,11 +293,11 @@ def parse_text(text: str, shown: str, collector: Collector) -> Document | None:
         return None
     finally:
         loader.dispose()
-    for anchor, mark in loader.aliases:
-        collector.add(Location(shown, mark.line + 1, mark.column + 1), "BD009",
-                      f"alias '*{anchor}' is not allowed; write the value out in full")
-    if loader.aliases:
-        return None
+    return nodes, loader.aliases
+
+
+def _document(nodes: list, shown: str, collector: Collector, before: int) -> Document | None:
+    """The one document among ``nodes``, converted, or None after reporting why not."""
     nodes = [n for n in nodes if n is not None]
     if not nodes:
         collector.add(Location(shown, 1, 1), "BD005", "file is empty; expected a mapping")
