@@ -25,6 +25,7 @@ from engine import model as m
 from engine.diagnostics import Location
 
 from .fact_domains import REVERSED, Domain, base_domain, comparison_domains, failing_domains, point
+from .trail import compare
 
 SHOWN = 5  # change sets shown by default; the rest are counted
 MAX_WAYS = 20_000  # a search this wide means a rule base far beyond anything reviewed by hand
@@ -137,8 +138,8 @@ class WaySearch:
         shape = comparison_domains if want else failing_domains
         if node.other_fact is None:
             return [Way(((node.fact, d),)) for d in shape(spec, node.op, node.value)]
-        # fact against fact: move one side against the other's present value; when
-        # neither is known, supply both, related as the rule asks.
+        # fact against fact: move one side against the other's present value, or set both
+        # (the only way when neither is known, or when neither can move alone).
         other = self.facts[node.other_fact]
         op = node.op if want else failing_op(spec, node.op)
         mine, theirs = self.entity.facts.get(node.fact), self.entity.facts.get(node.other_fact)
@@ -149,9 +150,8 @@ class WaySearch:
         if mine is not None:
             ways += [Way(tuple(sorted([(node.other_fact, d), (node.fact, point(spec, mine.value))])))
                      for d in comparison_domains(other, REVERSED[op], mine.value)]
-        if mine is None and theirs is None:
-            ways.append(Way(tuple(sorted([(node.fact, base_domain(spec)), (node.other_fact, base_domain(other))])),
-                            frozenset({(node.fact, op, node.other_fact)})))
+        ways.append(Way(tuple(sorted([(node.fact, base_domain(spec)), (node.other_fact, base_domain(other))])),
+                        frozenset({(node.fact, op, node.other_fact)})))
         return ways
 
     def reference(self, node: m.ConclusionRef, want: bool) -> list[Way]:
@@ -302,19 +302,29 @@ def pack_model(kb: m.KnowledgeBase, entity_kind: str) -> tuple[dict[str, m.Concl
 def change_set(way: Way, entity: m.Entity, facts: Mapping[str, m.FactSpec]) -> ChangeSet | None:
     """The facts whose present value does not fit ``way``, each with a value that does (None if none does)."""
     domains = dict(way.domains)
+    related = {f for relation in way.relations for f in (relation[0], relation[2])}
     values: dict[str, Any] = {}
     for fact, domain in domains.items():
         present = entity.facts.get(fact)
-        if present is not None and domain.contains(present.value):
+        if fact in related or (present is not None and domain.contains(present.value)):
             continue
         values[fact] = domain.witness(None if present is None else present.value)
         if values[fact] is None:
             return None
+    pairs: dict[tuple[str, str], list[str]] = {}
     for fact, op, other in sorted(way.relations):
-        paired = relate(facts, domains, fact, op, other) or relate(facts, domains, other, REVERSED[op], fact)
+        pairs.setdefault((fact, other), []).append(op)
+    for (fact, other), ops in pairs.items():
+        # both sides are set: anchor one side, then place the other against it
+        paired = (relate(facts, domains, entity, fact, ops, other)
+                  or relate(facts, domains, entity, other, [REVERSED[op] for op in ops], fact))
         if paired is None:
             return None
         values.update(paired)
+    if not all(compare(op, values[fact], values[other]) for fact, op, other in way.relations):
+        return None  # two relations pulled one fact different ways
+    if any(f in entity.facts and entity.facts[f].value == values[f] for f in related):
+        return None  # one side keeps its value: the way that moves only the other covers it
     changes = []
     for fact in sorted(values):
         spec, present = facts[fact], entity.facts.get(fact)
@@ -329,13 +339,19 @@ def change_set(way: Way, entity: m.Entity, facts: Mapping[str, m.FactSpec]) -> C
     return ChangeSet(tuple(changes))
 
 
-def relate(facts, domains, fact: str, op: str, other: str) -> dict[str, Any] | None:
-    """Values for two unknown facts with ``fact op other``: ``other`` first, then ``fact`` against it."""
-    anchor = domains[other].witness(None)
-    for shape in comparison_domains(facts[fact], op, anchor):
-        both = shape.intersect(domains[fact])
-        if both is not None:
-            return {other: anchor, fact: both.witness(None)}
+def relate(facts, domains, entity: m.Entity, fact: str, ops: list[str], other: str) -> dict[str, Any] | None:
+    """Values for ``fact op other`` for every op: ``other`` at one of a few anchors, then ``fact`` against it."""
+    present, mine = entity.facts.get(other), entity.facts.get(fact)
+    for anchor in domains[other].anchors(None if present is None else present.value):
+        allowed = domains[fact]
+        for op in ops:
+            # ordered types only: one domain per comparison
+            [shape] = comparison_domains(facts[fact], op, anchor) or [None]
+            allowed = None if shape is None else allowed.intersect(shape)
+            if allowed is None:
+                break
+        if allowed is not None:
+            return {other: anchor, fact: allowed.witness(None if mine is None else mine.value)}
     return None
 
 

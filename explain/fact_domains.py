@@ -97,6 +97,12 @@ class Interval:
             return min(unit, (self.hi - self.lo) / 2)
         return unit
 
+    def _origin(self) -> float | int:
+        """Where to look in a domain unbounded both ways: beside a point it excludes, or at 0 (2000-01-01 for dates)."""
+        if self.excluded:
+            return min(self.excluded)
+        return date(2000, 1, 1).toordinal() if self.spec.type == "date" else 0
+
     def witness(self, current) -> Any:
         """The value in the domain nearest ``current`` (or nearest its lower end when unknown)."""
         if current is not None and self.contains(current):
@@ -105,7 +111,7 @@ class Interval:
         if current is not None:
             x = to_number(self.spec, current)
         else:
-            x = self.lo if self.lo is not None else self.hi if self.hi is not None else 0
+            x = self.lo if self.lo is not None else self.hi if self.hi is not None else self._origin()
         if self.lo is not None:
             x = max(x, self.lo + (step if self.lo_open else 0))
         if self.hi is not None:
@@ -116,6 +122,18 @@ class Interval:
                 if self._in_bounds(candidate) and candidate not in self.excluded:
                     return from_number(self.spec, candidate)
         return None
+
+    def anchors(self, current) -> list:
+        """A few values to try when another fact must be placed against this one."""
+        step, found = self._step(), [self.witness(current), self.witness(None)]
+        low = self.witness(None)
+        if low is not None:
+            found += [Interval(self.spec, to_number(self.spec, low) + k * step, False, self.hi, self.hi_open,
+                               self.excluded).witness(None) for k in (1, 2, 3)]
+        if self.hi is not None:
+            found.append(Interval(self.spec, self.hi, False, self.hi, False).witness(None) if not self.hi_open
+                         and self.hi not in self.excluded else None)
+        return [v for v in dict.fromkeys(found) if v is not None and self.contains(v)]
 
     def describe(self) -> str:
         """The bounds a rule sets, e.g. ``at least 50%`` (the schema's own range goes without saying)."""
@@ -157,6 +175,9 @@ class Choice:
         if current in self.allowed:
             return current
         return next((v for v in self._all() if v in self.allowed), None)
+
+    def anchors(self, current) -> list:
+        return list(dict.fromkeys([self.witness(current)] + [v for v in self._all() if v in self.allowed]))
 
     def describe(self) -> str:
         ordered = [v for v in self._all() if v in self.allowed]
@@ -209,6 +230,9 @@ class Members:
             if not group & chosen:
                 chosen.add(next(v for v in self.spec.values if v in group))
         return tuple(v for v in self.spec.values if v in chosen)
+
+    def anchors(self, current) -> list:
+        return [self.witness(current)]
 
     def describe(self) -> str:
         parts = []
