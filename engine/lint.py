@@ -231,7 +231,8 @@ class _Reasoner:
                 word = c.outcomes[0].replace("_", " ")
                 why = self.never.get(c.condition.id, "its condition can never hold")
                 self.report(conclusion_location(self.kb, c), "BD222",
-                            f"{c.kind} '{c.id}' can never be {word} (its rule never fires): {why}", c.id)
+                            f"{c.kind} '{c.id}' can never be {word} (its rule never fires): {why}; "
+                            "fix that and the rule can fire", c.id)
         self.visiting.discard(cid)
         self.roots[cid] = info
         return info
@@ -248,7 +249,8 @@ class _Reasoner:
             elif not info.can_true:
                 self.report(level.location, "BD222",
                             f"level '{level.outcome}' of '{c.id}' can never be reached: "
-                            f"{self.never.get(level.condition.id, 'its condition can never hold')}", c.id)
+                            f"{self.never.get(level.condition.id, 'its condition can never hold')}; fix that "
+                            "condition", c.id)
             if not info.can_false and blocked_by is None:
                 blocked_by = level.outcome
 
