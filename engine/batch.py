@@ -32,8 +32,14 @@ from .diagnostics import Collector, Diagnostic, Location
 CHUNK = 64  # items per task: large enough to amortise inter-process traffic, small enough to stream
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: keeps workers busy while bounding memory
 
+
+
+def _read_only(mapping: dict) -> MappingProxyType:
+    return MappingProxyType(mapping)
+
+
 # Results travel between processes; their read-only mappings must too.
-copyreg.pickle(MappingProxyType, lambda proxy: (MappingProxyType, (dict(proxy),)))
+copyreg.pickle(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
 
 Item = Any  # a Path (a facts file) or a tabular_input.Row
 Render = Callable[[m.KnowledgeBase, Any], Any]  # (kb, EntityResult) -> what the output writer needs (picklable)

@@ -119,11 +119,15 @@ def read_facts(document: Document, path: tuple, schema: Mapping[str, m.FactSpec]
                 _check_date(evidence.as_of, document.at(path + (name, "as_of")), collector)
         else:
             value, value_path = given, path + (name,)
-            evidence = m.Evidence()
-        normal = normalise(value, spec, document.at(value_path), collector)
+            evidence = _NO_EVIDENCE
+        where = document.at(value_path)
+        normal = normalise(value, spec, where, collector)
         if normal is not None:
-            facts[name] = m.FactValue(name, normal, evidence, document.at(value_path))
+            facts[name] = m.FactValue(name, normal, evidence, where)
     return None if len(collector.errors) > before else facts
+
+
+_NO_EVIDENCE = m.Evidence()  # immutable: one object serves every bare value
 
 
 def _check_date(text: str, where: Location, collector: Collector) -> bool:

@@ -173,8 +173,10 @@ def _csv_document(row: Row) -> Document:
         else:
             facts.setdefault(name, {})[evidence] = cell
             positions[("facts", name, evidence)] = (row.line, col)
-    # evidence for a fact left unknown says nothing: drop it
-    data["facts"] = {name: given for name, given in facts.items() if "value" in given}
+    # evidence for a fact left unknown says nothing: drop it; a fact without evidence is bare,
+    # as in a facts file (the schema then checks it by its first branch)
+    data["facts"] = {name: given if len(given) > 1 else given["value"]
+                     for name, given in facts.items() if "value" in given}
     positions.setdefault((), (row.line, 1))
     return Document(row.path, data, positions, positions)
 
@@ -201,10 +203,15 @@ def typed_cell(text: str, spec: m.FactSpec):
 
 
 def _type_cells(document: Document, schema) -> None:
-    for name, given in document.data["facts"].items():
+    facts = document.data["facts"]
+    for name, given in facts.items():
         spec = schema.get(name)
-        if spec is not None:
+        if spec is None:
+            continue
+        if isinstance(given, dict):
             given["value"] = typed_cell(given["value"], spec)
+        else:
+            facts[name] = typed_cell(given, spec)
 
 
 # -- JSON Lines ---------------------------------------------------------------------------------
