@@ -82,10 +82,7 @@ def to_json(kb: m.KnowledgeBase, results: list[TestResult], nodes: list[NodeCove
     data: dict = {
         "knowledge_base": {"name": kb.name, "version": kb.version, "sha256": kb.sha256},
         "passed": len(results) - failed, "failed": failed,
-        "tests": [{"id": r.test.id, "conclusion": r.test.conclusion, "expect": r.test.expect,
-                   "outcome": r.outcome, "passed": r.passed, "missing_deciding": list(r.missing_deciding),
-                   "path": _relative(kb, r.test.location.path), "line": r.test.location.line}
-                  for r in results],
+        "tests": [_test_data(kb, r) for r in results],
     }
     if nodes is not None:
         data["coverage"] = {
@@ -96,6 +93,18 @@ def to_json(kb: m.KnowledgeBase, results: list[TestResult], nodes: list[NodeCove
                        "reached": n.reached} for n in nodes],
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _test_data(kb: m.KnowledgeBase, result: TestResult) -> dict:
+    """One test's result; a failed one carries its whole trail, to compare with what was expected."""
+    from explain.render_json import trail_data
+
+    data = {"id": result.test.id, "conclusion": result.test.conclusion, "expect": result.test.expect,
+            "outcome": result.outcome, "passed": result.passed, "missing_deciding": list(result.missing_deciding),
+            "path": _relative(kb, result.test.location.path), "line": result.test.location.line}
+    if not result.passed:
+        data["trail"] = trail_data(result.trail)
+    return data
 
 
 def _relative(kb: m.KnowledgeBase, path: str) -> str:

@@ -108,6 +108,7 @@ def test_json_without_coverage_has_no_coverage_key_and_fails_with_a_failing_test
     data = json.loads(result.out)
     assert result.status == 1 and "coverage" not in data
     assert data["tests"][2]["missing_deciding"] == ["re-youth", "me-real"]
+    assert data["tests"][2]["trail"]["outcome"] == "not_granted" and "trail" not in data["tests"][0]
 
 
 def test_the_bundled_rule_tests_reach_every_badge(cli):
