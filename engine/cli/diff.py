@@ -55,8 +55,9 @@ def run(args) -> tuple[str, int]:
     return _table(impact, labels), EXIT_OK
 
 
-def _nodes_text(change) -> str:
-    return "; ".join(f"{n.id}: {n.old or 'absent'} → {n.new or 'absent'}" for n in change.nodes)
+def _nodes_text(change, separator: str = "; ") -> str:
+    """``re-women: true → false; ...``: the condition nodes whose value changed."""
+    return separator.join(f"{n.id}: {n.old or 'absent'} → {n.new or 'absent'}" for n in change.nodes)
 
 
 def _json(impact, labels) -> str:
@@ -101,7 +102,7 @@ def _table(impact, labels) -> str:
             table.add_column(column)
         for c in impact.changes:
             table.add_row(Text(f"{c.entity.name}\n{c.entity.id}"), Text(c.conclusion), Text(c.old), Text(c.new),
-                          Text("\n".join(f"{n.id}: {n.old or 'absent'} → {n.new or 'absent'}" for n in c.nodes)))
+                          Text(_nodes_text(c, "\n")))
         out.print(table)
         summary = Table(title="Summary per conclusion", title_justify="left")
         for column in ("Conclusion", "From → to", "Entities"):
