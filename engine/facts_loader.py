@@ -143,6 +143,17 @@ def _check_date(text: str, where: Location, collector: Collector) -> bool:
         return False
 
 
+def _shown(value) -> str:
+    """A value as the facts file wrote it (``true``, ``[a, b]``, ``'text'``), not as Python prints it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(v if isinstance(v, str) else _shown(v) for v in value) + "]"
+    return repr(value)
+
+
 def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
     """The value in the fact's type (float, int, bool, str or tuple), or None after a diagnostic."""
     kind = spec.type
@@ -154,7 +165,7 @@ def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
                     hint = f"; write {float(value.strip()[:-1]) / 100:g} for {value.strip()}"
                 except ValueError:
                     pass
-            collector.add(where, "BD302", f"'{spec.name}' must be a number, found {value!r}{hint}")
+            collector.add(where, "BD302", f"'{spec.name}' must be a number, found {_shown(value)}{hint}")
             return None
         if value != value or value in (float("inf"), float("-inf")):
             collector.add(where, "BD302", f"'{spec.name}' must be a finite number")
@@ -176,22 +187,22 @@ def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
         return int(value) if kind == "integer" else float(value)
     if kind == "boolean":
         if not isinstance(value, bool):
-            collector.add(where, "BD302", f"'{spec.name}' must be true or false, found {value!r}")
+            collector.add(where, "BD302", f"'{spec.name}' must be true or false, found {_shown(value)}")
             return None
         return value
     if kind == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            collector.add(where, "BD304", f"'{spec.name}' cannot be {value!r}; allowed: {', '.join(spec.values)}",
+            collector.add(where, "BD304", f"'{spec.name}' cannot be {_shown(value)}; allowed: {', '.join(spec.values)}",
                           suggestion=did_you_mean(str(value), spec.values))
             return None
         return value
     if kind == "enum_list":
         if not isinstance(value, list):
-            collector.add(where, "BD302", f"'{spec.name}' must be a list of values, found {value!r}")
+            collector.add(where, "BD302", f"'{spec.name}' must be a list of values, found {_shown(value)}")
             return None
         bad = [v for v in value if not isinstance(v, str) or v not in spec.values]
         for v in bad:
-            collector.add(where, "BD304", f"'{spec.name}' cannot include {v!r}; allowed: {', '.join(spec.values)}",
+            collector.add(where, "BD304", f"'{spec.name}' cannot include {_shown(v)}; allowed: {', '.join(spec.values)}",
                           suggestion=did_you_mean(str(v), spec.values))
         if len(set(map(str, value))) != len(value):
             collector.add(where, "BD304", f"'{spec.name}' lists a value twice")
@@ -204,6 +215,6 @@ def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
             return None
         return value
     if not isinstance(value, str):
-        collector.add(where, "BD302", f"'{spec.name}' must be text, found {value!r}")
+        collector.add(where, "BD302", f"'{spec.name}' must be text, found {_shown(value)}")
         return None
     return value
