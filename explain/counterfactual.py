@@ -18,7 +18,7 @@ the proposed values put in, on the real engine.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from engine import model as m
@@ -29,9 +29,9 @@ from .trail import compare
 
 SHOWN = 5  # change sets shown by default; the rest are counted
 MAX_WAYS = 20_000  # a search this wide means a rule base far beyond anything reviewed by hand
-# Kinds whose "true" outcome a partner wants to reach, and so for which "what would it take" is asked.
-# (Diagnostics and recommendations are findings about a partner, not goals; a graded conclusion
-# has no single target.)
+# Two-valued kinds whose "true" outcome a partner wants to reach, and so for which "what would it
+# take" is asked (diagnostics and recommendations are findings about a partner, not goals). Graded
+# conclusions are asked what would take them one level up.
 QUALIFYING_KINDS = (m.BADGE, m.DERIVED)
 RELATION_WORDS = {"at_least": "at least", "more_than": "more than", "at_most": "at most", "less_than": "less than",
                   "equals": "equal to", "not_equals": "other than", "is": "the same as", "is_not": "other than"}
@@ -193,6 +193,8 @@ class Change:
     evidence: m.Evidence | None  # behind the current value
     requirement: str  # the values that would do, e.g. "at least 50%"
     value: Any  # the value the engine was given to prove it
+    # the values that would do, as a domain (None when they depend on another fact)
+    domain: Domain | None = field(default=None, compare=False, repr=False)
 
     @property
     def action(self) -> str:
@@ -236,9 +238,18 @@ class WhatItTakes:
         return len(self.change_sets) + self.more
 
 
-def target_outcome(conclusion: m.Conclusion) -> str | None:
-    """The outcome a partner would want for this conclusion, or None when the question does not apply."""
-    if conclusion.kind not in QUALIFYING_KINDS or m.KINDS[conclusion.kind].graded:
+def target_outcome(conclusion: m.Conclusion, outcome: str) -> str | None:
+    """The outcome worth reaching from ``outcome``, or None when there is none (or the question does not apply).
+
+    Two-valued kinds aim at their "true" outcome; a graded conclusion at the next level up
+    (its top level when undetermined).
+    """
+    if m.KINDS[conclusion.kind].graded:
+        ladder = [level.outcome for level in conclusion.levels] + [conclusion.otherwise]
+        if outcome == m.UNDETERMINED:
+            return ladder[0]
+        return ladder[ladder.index(outcome) - 1] if ladder.index(outcome) > 0 else None
+    if conclusion.kind not in QUALIFYING_KINDS or outcome == m.KINDS[conclusion.kind].when_true:
         return None
     return m.KINDS[conclusion.kind].when_true
 
@@ -263,12 +274,12 @@ class Counterfactuals:
         """What would bring ``conclusion_id`` (now at ``outcome``) to its target, or None if it is there or has none."""
         conclusions, facts = pack_model(self.engine.kb, entity.kind)
         conclusion = conclusions[conclusion_id]
-        target = target_outcome(conclusion)
-        if target is None or outcome == target:
+        target = target_outcome(conclusion, outcome)
+        if target is None:
             return None
         search = WaySearch(conclusions, facts, entity)
         try:
-            ways = search.node(conclusion.condition, True)
+            ways = search.reach(conclusion, target) if conclusion.levels else search.node(conclusion.condition, True)
         except SearchTooWide as error:
             raise SearchTooWide(f"'{conclusion_id}' for '{entity.id}': {error}") from None
         candidates = minimal(c for c in (change_set(way, entity, facts) for way in ways) if c is not None)
@@ -335,7 +346,8 @@ def change_set(way: Way, entity: m.Entity, facts: Mapping[str, m.FactSpec]) -> C
             requirement = " and ".join(related + ([requirement] if requirement != "any value" else []))
         changes.append(Change(fact, spec.type, spec.unit, present is not None,
                               None if present is None else present.value,
-                              None if present is None else present.evidence, requirement, values[fact]))
+                              None if present is None else present.evidence, requirement, values[fact],
+                              None if fact in related else domains[fact]))
     return ChangeSet(tuple(changes))
 
 
@@ -356,14 +368,29 @@ def relate(facts, domains, entity: m.Entity, fact: str, ops: list[str], other: s
 
 
 def minimal(candidates) -> list[ChangeSet]:
-    """The distinct change sets whose facts no other's are a proper subset of, by size then fact names."""
+    """The change sets whose facts no other's are a proper subset of, by size then fact names.
+
+    Among sets changing the same facts, one whose every change asks no more than another's
+    (its values all fit the other's) is left out: the other says the same, more broadly.
+    """
     by_facts: dict[frozenset, list[ChangeSet]] = {}
     for candidate in candidates:
-        same = by_facts.setdefault(frozenset(candidate.facts), [])
-        if candidate not in same:
-            same.append(candidate)
-    keep = [c for key, group in by_facts.items() if not any(other < key for other in by_facts) for c in group]
+        by_facts.setdefault(frozenset(candidate.facts), []).append(candidate)
+    keep = []
+    for key, group in by_facts.items():
+        if any(other < key for other in by_facts):
+            continue
+        for i, candidate in enumerate(group):
+            if not any(_broader(other, candidate) and (not _broader(candidate, other) or j < i)
+                       for j, other in enumerate(group) if j != i):
+                keep.append(candidate)
     return sorted(keep, key=lambda c: (len(c.changes), c.facts, [ch.requirement for ch in c.changes]))
+
+
+def _broader(wide: ChangeSet, narrow: ChangeSet) -> bool:
+    """Every value ``narrow`` allows for each fact, ``wide`` allows too (same facts, domains known)."""
+    return all(a.domain is not None and b.domain is not None and b.domain.within(a.domain)
+               for a, b in zip(wide.changes, narrow.changes))
 
 
 def apply(entity: m.Entity, candidate: ChangeSet) -> m.Entity:

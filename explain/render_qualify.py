@@ -17,7 +17,7 @@ def headline(answer: WhatItTakes) -> str:
     if not answer.possible:
         why = (f"every way to meet its conditions needs {_names(answer.conflicts)} at incompatible values"
                if answer.conflicts else "no values of the facts it reads meet its conditions")
-        return f"Nothing the partner could change would make {answer.name} {goal}: {why}."
+        return f"No change to the facts would make {answer.name} {goal}: {why}."
     count = "this change" if answer.total == 1 and len(answer.change_sets[0].changes) == 1 else (
         "these changes" if answer.total == 1 else "any one of these sets of changes")
     return (f"{answer.name} is {now}; {count} would make it {goal} "

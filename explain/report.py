@@ -13,7 +13,6 @@ from typing import Any
 from engine import model as m
 
 from .counterfactual import Counterfactuals, WhatItTakes
-from .portfolio import _tables
 from .render_tree import ordered
 from .trail import ConclusionTrail, TrailNode
 from .words import OUTCOME_WORDS, evidence_text, outcome_label, summary, trail_tone, value_text
@@ -86,13 +85,25 @@ def build_report(engine, results, generated_at: str) -> Report:
     anchors = {r.entity.source: f"e{i + 1}" for i, r in enumerate(results)}
     counterfactuals = Counterfactuals(engine)
     entities = tuple(_entity_report(kb, r, anchors[r.entity.source], counterfactuals) for r in results)
-    matrices = tuple(_matrix(pack, columns, rows, anchors) for pack, columns, rows in _tables(kb, results))
+    matrices = tuple(_matrix(title, pack, columns, rows, anchors) for title, pack, columns, rows in _groups(kb, results))
     cited = sorted({c.source for e in entities for d in e.decisions for c in _citations(d.trail)})
     return Report(kb, generated_at, matrices, entities,
                   tuple(kb.sources[s] for s in cited if s in kb.sources))
 
 
-def _matrix(pack: m.Pack, columns, rows, anchors) -> Matrix:
+def _groups(kb: m.KnowledgeBase, results):
+    """(title, pack, columns, rows) per pack and kind of reported conclusion, so no matrix grows too wide."""
+    for pack in kb.packs.values():
+        reported = [c for c in pack.display_order() if c.is_reported]
+        kinds = list(dict.fromkeys(c.kind for c in reported))
+        rows = [r for r in results if any(d.conclusion.pack == pack.id for d in r.decisions)]
+        for kind in kinds if rows else ():
+            title = f"{pack.name} (pack {pack.id} v{pack.version})"
+            yield (title + (f": {m.KINDS[kind].folder}" if len(kinds) > 1 else ""), pack,
+                   [c for c in reported if c.kind == kind], rows)
+
+
+def _matrix(title: str, pack: m.Pack, columns, rows, anchors) -> Matrix:
     lines = []
     for result in rows:
         anchor = anchors[result.entity.source]
@@ -101,7 +112,7 @@ def _matrix(pack: m.Pack, columns, rows, anchors) -> Matrix:
             Cell(outcome_label(by_id[c.id].trail), trail_tone(by_id[c.id].trail), f"{anchor}-{c.id}")
             if c.id in by_id else Cell("—", "none", None) for c in columns)
         lines.append((result.entity, anchor, cells))
-    return Matrix(f"{pack.name} (pack {pack.id} v{pack.version})", pack.entity, tuple(columns), tuple(lines))
+    return Matrix(title, pack.entity, tuple(columns), tuple(lines))
 
 
 def _entity_report(kb: m.KnowledgeBase, result, anchor: str, counterfactuals: Counterfactuals) -> EntityReport:

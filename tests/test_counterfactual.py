@@ -135,14 +135,14 @@ def test_every_suggestion_grants_and_no_smaller_part_of_it_does(bundled_kb):
     for entity in load_entities([EXAMPLES], bundled_kb):
         result, answers = _answers(bundled_kb, entity)
         for cid, answer in answers.items():
-            assert answer.outcome == result.trails[cid].outcome != "granted"
+            assert answer.outcome == result.trails[cid].outcome != answer.target
             assert answer.possible and answer.unproved == 0
             sizes = [len(s.changes) for s in answer.change_sets]
             assert sizes == sorted(sizes)
             for change_set in answer.change_sets:
-                assert _outcome(bundled_kb, _with(entity, change_set.changes), cid) == "granted"
+                assert _outcome(bundled_kb, _with(entity, change_set.changes), cid) == answer.target
                 for smaller in combinations(change_set.changes, len(change_set.changes) - 1):
-                    assert _outcome(bundled_kb, _with(entity, smaller), cid) != "granted"
+                    assert _outcome(bundled_kb, _with(entity, smaller), cid) != answer.target
                 checked += 1
     assert checked > 50
 
@@ -251,7 +251,7 @@ def test_contradiction_says_plainly_nothing_would_qualify(tmp_path, cli):
     facts.write_text("kind: partner\nid: p\nname: P\nfacts:\n  share_poor: 0.3\n")
     run = cli("why", facts, "impossible", "--kb", root)
     assert run.status == 0
-    assert ("Nothing the partner could change would make Impossible granted: every way to meet its conditions "
+    assert ("No change to the facts would make Impossible granted: every way to meet its conditions "
             "needs share_poor at incompatible values.") in " ".join(run.out.split())
     data = json.loads(cli("why", facts, "impossible", "--kb", root, "--format", "json").out)["to_qualify"]
     assert data["possible"] is False and data["change_sets"] == [] and data["conflicts"] == ["share_poor"]
@@ -288,12 +288,36 @@ def test_a_graded_reference_needs_the_named_level(tmp_path):
     assert _texts(answer) == [["change systems: partial → yes"]]
 
 
-def test_findings_and_granted_decisions_have_no_target(bundled_kb):
+@pytest.mark.parametrize("kind,outcome,target", [
+    ("badge", "not_granted", "granted"), ("badge", "undetermined", "granted"), ("badge", "granted", None),
+    ("derived", "does_not_hold", "holds"), ("diagnostic", "not_found", None), ("recommendation", "not_recommended", None),
+    ("level", "weak", "developing"), ("level", "developing", "strong"), ("level", "undetermined", "strong"),
+    ("level", "strong", None),
+])
+def test_what_each_kind_aims_at(kind, outcome, target):
+    from engine import model as m
     from explain.counterfactual import target_outcome
 
-    kinds = {c.kind: target_outcome(c) for p in bundled_kb.packs.values() for c in p.conclusions.values()}
-    assert kinds["badge"] == "granted" and kinds["derived"] == "holds"
-    assert kinds.get("diagnostic", None) is None
+    levels = tuple(m.Level(o, "", None, None, Location("<test>")) for o in ("strong", "developing"))
+    conclusion = m.Conclusion("c", kind, "C", "", "1", "2026-01-01", "o", None, None, "p", "c.yaml", 1, "",
+                              levels=levels if kind == "level" else (), otherwise="weak" if kind == "level" else None)
+    assert target_outcome(conclusion, outcome) == target
+
+
+def test_a_level_is_asked_what_would_take_it_one_level_up():
+    from engine import load_knowledge_base
+    from engine.inference import Engine
+    from explain.counterfactual import Counterfactuals
+
+    kb = load_knowledge_base(GRADED_KB)
+    entity = make_entity({"knows": "partial", "systems": "no", "funded": True}, kind="association")
+    with Engine(kb) as engine:
+        answer = Counterfactuals(engine).conclusion(entity, "area-one", engine.evaluate(entity).trails["area-one"].outcome)
+        assert (answer.outcome, answer.target) == ("developing", "strong")
+        assert _texts(answer) == [["change knows: partial → yes", "change systems: no → yes"]]
+        weak = make_entity({"knows": "no", "systems": "no", "funded": False}, kind="association")
+        up = Counterfactuals(engine).conclusion(weak, "area-one", "weak")
+    assert up.target == "developing" and len(up.change_sets) == 3  # any two of the three dimensions
 
 
 # ---------------------------------------------------------------- badges why
