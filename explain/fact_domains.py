@@ -186,9 +186,10 @@ class Choice:
         if len(ordered) == len(self._all()):
             return "any value"
         left_out = [v for v in self._all() if v not in self.allowed]
-        if self.spec.type == "enum" and len(left_out) < len(ordered):
+        if len(ordered) > 3 and len(left_out) < len(ordered):
             return "anything but " + ", ".join(map(str, left_out))
-        return "one of " + ", ".join(value_text(self.spec.type, v) for v in ordered)
+        words = [value_text(self.spec.type, v) for v in ordered]
+        return " or ".join(words) if len(words) == 2 else "one of " + ", ".join(words)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,10 @@ DOMAIN_CASES = [
     ("number", None, "not_equals", 3.0, [2.0], [3.0], "other than 3", 4.0),
     ("date", None, "at_most", "2020-12-31", ["2020-01-01"], ["2021-01-01"], "at most 2020-12-31", "2020-12-31"),
     ("boolean", None, "is", True, [True], [False], "true", True),
-    ("enum", ["a", "b", "c"], "is_not", "c", ["a", "b"], ["c"], "anything but c", "a"),
-    ("enum", ["a", "b", "c"], "one_of", ("a", "b"), ["a"], ["c"], "anything but c", "a"),
+    ("enum", ["a", "b", "c"], "is_not", "c", ["a", "b"], ["c"], "a or b", "a"),
+    ("enum", ["a", "b", "c"], "one_of", ("a", "b"), ["a"], ["c"], "a or b", "a"),
+    ("enum", list("abcdef"), "not_one_of", ("e", "f"), ["a"], ["f"], "anything but e, f", "a"),
+    ("enum", list("abcdef"), "one_of", ("b", "c", "d"), ["d"], ["a"], "one of b, c, d", "b"),
     ("enum", ["a", "b", "c", "d"], "is", "b", ["b"], ["a"], "b", "b"),
     ("enum_list", ["a", "b", "c"], "includes", "b", [("a", "b")], [("a",)], "including b", ("a", "b")),
     ("enum_list", ["a", "b", "c"], "includes_any", ("b", "c"), [("c",)], [("a",)], "including one of b, c", ("a", "b")),
@@ -170,7 +172,7 @@ def test_mini_kb_alternatives_in_order(mini_kb):
         ["supply clients: exactly 500"],
         ["supply groups: including women, farmers (checked with [women, farmers])"],
         ["supply groups: without refugees (checked with [])"],
-        ["supply tool: anything but none (checked with ppi)"],
+        ["supply tool: ppi or mpi"],
     ]
 
 
