@@ -97,6 +97,8 @@ class WaySearch:
         """Ways that satisfy one way of every group."""
         result = [Way(())]
         for group in groups:
+            if len(result) * len(group) > 10 * MAX_WAYS:
+                raise SearchTooWide(f"more than {MAX_WAYS} ways to combine")
             merged: list[Way] = []
             for a, b in itertools.product(result, group):
                 both = a.merge(b)
@@ -228,10 +230,12 @@ class WhatItTakes:
     more: int  # minimal change sets found but not shown
     conflicts: tuple[str, ...]  # facts needed at incompatible values (why nothing may work)
     unproved: int = 0  # candidates the engine did not confirm (not shown; a defect if ever > 0)
+    too_wide: bool = False  # the rules combine in more ways than the search may hold: nothing is known
 
     @property
-    def possible(self) -> bool:
-        return bool(self.change_sets)
+    def possible(self) -> bool | None:
+        """Whether some change would do; None when the search was too wide to tell."""
+        return None if self.too_wide else bool(self.change_sets)
 
     @property
     def total(self) -> int:
@@ -280,8 +284,9 @@ class Counterfactuals:
         search = WaySearch(conclusions, facts, entity)
         try:
             ways = search.reach(conclusion, target) if conclusion.levels else search.node(conclusion.condition, True)
-        except SearchTooWide as error:
-            raise SearchTooWide(f"'{conclusion_id}' for '{entity.id}': {error}") from None
+        except SearchTooWide:
+            return WhatItTakes(conclusion.id, conclusion.name, conclusion.kind, outcome, target, (), 0, (),
+                               too_wide=True)
         candidates = minimal(c for c in (change_set(way, entity, facts) for way in ways) if c is not None)
         shown, unproved = [], 0
         for candidate in candidates:

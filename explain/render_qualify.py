@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from .counterfactual import Change, WhatItTakes
+from .counterfactual import MAX_WAYS, Change, WhatItTakes
 from .render_json import _plain, evidence_data
 from .render_md import escape_md
 from .words import OUTCOME_WORDS, evidence_text, value_text
@@ -14,6 +14,9 @@ TITLE = "To qualify"
 def headline(answer: WhatItTakes) -> str:
     """One sentence: where the conclusion stands and what the list below is."""
     now, goal = OUTCOME_WORDS[answer.outcome], OUTCOME_WORDS[answer.target]
+    if answer.too_wide:
+        return (f"{answer.name} is {now}; its rules combine in too many ways (over {MAX_WAYS}) to list what "
+                f"would make it {goal}: the trail shows what decides it.")
     if not answer.possible:
         why = (f"every way to meet its conditions needs {_names(answer.conflicts)} at incompatible values"
                if answer.conflicts else "no values of the facts it reads meet its conditions")
@@ -60,7 +63,7 @@ def render_text(answer: WhatItTakes) -> Text:
     """The section for ``badges why`` in the terminal."""
     text = Text()
     text.append(f"{TITLE}\n", style="bold underline")
-    text.append(headline(answer), style="bold" if answer.possible else "bold red")
+    text.append(headline(answer), style="bold red" if answer.possible is False else "bold")
     for number, change_set in enumerate(answer.change_sets, 1):
         for i, change in enumerate(change_set.changes):
             text.append(f"\n{f'{number}.' if i == 0 else '':>4} ")
@@ -110,4 +113,5 @@ def qualify_data(answer: WhatItTakes | None) -> dict | None:
         "more": answer.more,
         "conflicts": list(answer.conflicts),
         "unproved": answer.unproved,
+        "too_wide": answer.too_wide,
     }

@@ -426,3 +426,16 @@ def test_change_sets_are_exactly_the_minimal_ways_on_random_rules(data):
                 assert any(s <= changed for s in sets), (cid, sorted(changed), [sorted(s) for s in sets])
             for s in sets:
                 assert not any(changed < s for changed in granting), (cid, sorted(s))
+
+
+def test_a_search_too_wide_says_so_instead_of_guessing(bundled_kb, monkeypatch, cli):
+    import explain.counterfactual as counterfactual
+
+    monkeypatch.setattr(counterfactual, "MAX_WAYS", 1)
+    _, answers = _answers(bundled_kb, make_entity({}))
+    answer = answers["innovation"]
+    assert answer.too_wide and answer.possible is None and answer.change_sets == ()
+    from explain.render_qualify import headline, qualify_data
+
+    assert "combine in too many ways" in headline(answer)
+    assert qualify_data(answer)["possible"] is None and qualify_data(answer)["too_wide"] is True
