@@ -75,11 +75,13 @@ def prune(ways: list[Way]) -> list[Way]:
     if len(unique) > MAX_WAYS:
         raise SearchTooWide(f"more than {MAX_WAYS} ways to combine")
     unique.sort(key=lambda w: len(w.domains))
-    kept: list[Way] = []
+    kept: list[tuple[frozenset, Way]] = []
     for way in unique:
-        if not any(k.at_least_as_weak(way) for k in kept):
-            kept.append(way)
-    return kept
+        facts = frozenset(fact for fact, _ in way.domains)
+        # a weaker way constrains no fact this one leaves free: test that cheaply first
+        if not any(mine <= facts and k.at_least_as_weak(way) for mine, k in kept):
+            kept.append((facts, way))
+    return [way for _, way in kept]
 
 
 class WaySearch:
