@@ -1,0 +1,215 @@
+"""Benchmark (not a test): throughput, peak memory and start-up of the badges engine.
+
+    python bench/bench.py                 # N = 10,000 partners, memory also at 100,000
+    python bench/bench.py --n 2000 --big 20000 --skip-cli-json
+
+Partners are generated deterministically (bench/generate.py) with realistic gaps, for the
+full bundled knowledge base (every pack that evaluates partners). Figures printed:
+
+* in one process: the plain-Python evaluation of the same condition trees (the ceiling),
+  raw durable_rules (the same compiled rules and the same facts, replayed straight into
+  the C core), the engine's decision only (``Engine.decide``) and with full trails
+  (``Engine.evaluate``: decision, trails, and their agreement check), loading (parse and
+  validate) on its own;
+* end to end, ``badges evaluate`` in a subprocess with ``--jobs 1`` and ``--jobs 2``
+  (CSV output: every decision, trails built and checked; JSON output carries the trails
+  as well and is measured on a smaller sample because of its size), with peak memory
+  (resource.getrusage: the main process and the largest worker);
+* peak memory of the same command at N and at ``--big`` partners (flat means within 10%);
+* wall time of ``badges why``, ``badges check`` and ``badges diff`` over 1,000 partners,
+  including interpreter start.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BADGES = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())"]
+MEASURE = [sys.executable, str(Path(__file__).resolve().parent / "measure.py")]
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:>10,.0f} partners/s"
+
+
+def timed(function, items) -> float:
+    start = time.perf_counter()
+    for item in items:
+        function(item)
+    return time.perf_counter() - start
+
+
+def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
+    """Per-partner rates in this process: ceiling, raw durable_rules, decide, evaluate, load."""
+    from ceiling import compile_kb
+
+    from engine.batch import input_items
+    from engine.diagnostics import Collector
+    from engine.inference import Engine
+    from engine.tabular_input import row_entity
+
+    collector = Collector()
+    rows = list(input_items([path], kb, collector))[:count]
+    start = time.perf_counter()
+    entities = [row_entity(row, kb, collector) for row in rows]
+    load = time.perf_counter() - start
+    assert not collector.errors, collector.errors[:3]
+    figures = [("load: parse + validate (CSV row -> entity)", load)]
+
+    plain = compile_kb(kb)
+    facts = [{k: v.value for k, v in e.facts.items()} for e in entities]
+    figures.append(("plain Python, same condition trees (ceiling)", timed(plain, facts)))
+
+    with Engine(kb) as engine:
+        engine.decide(entities[0])
+        program, ruleset = engine.program("partner")
+        figures.append(("Engine.decide: decision only", timed(engine.decide, entities)))
+        figures.append(("Engine.evaluate: decision + full trails", timed(engine.evaluate, entities)))
+        for entity in entities[:200]:  # the ceiling must reach the same outcomes
+            assert plain({k: v.value for k, v in entity.facts.items()}) == dict(engine.decide(entity)), entity.id
+        sent = record_messages(engine, entities)
+        figures.insert(2, ("raw durable_rules: same rules, same facts, C core only", replay(ruleset, sent)))
+    return figures
+
+
+def record_messages(engine, entities) -> list[list[str]]:
+    """The JSON messages the engine sends durable_rules, per entity (to replay them raw)."""
+    from engine import durable_backend
+
+    sent: list[list[str]] = []
+    original = durable_backend.fact_json
+
+    def spy(fact):
+        text = original(fact)
+        sent[-1].append(text)
+        return text
+
+    durable_backend.fact_json = spy
+    try:
+        for entity in entities:
+            sent.append([])
+            engine.decide(entity)
+    finally:
+        durable_backend.fact_json = original
+    return sent
+
+
+def replay(ruleset, sent: list[list[str]]) -> float:
+    """Assert the recorded messages straight into the C core and run its actions."""
+    import durable_rules_engine as core
+
+    handle = ruleset._handle
+    start = time.perf_counter()
+    for number, messages in enumerate(sent):
+        sid = f"r{number}"
+        for text in messages:
+            text = text[:-1] + f',"sid":"{sid}"}}' if '"sid"' not in text else text.replace(
+                text[text.index('"sid"'):].split(",")[0].split("}")[0], f'"sid":"{sid}"')
+            _, state = core.assert_fact(handle, text)
+            pending = core.start_action_for_state(handle, state)
+            while pending:
+                following = core.complete_and_start_action(handle, state)
+                pending = (None, following) if following else None
+        core.delete_state(handle, sid)
+    return time.perf_counter() - start
+
+
+def run_cli(args: list[str], repeat: int = 2) -> tuple[float, dict]:
+    """Best wall time of ``repeat`` runs of ``badges ARGS`` (stdout discarded; the best is the run
+    least disturbed by other work on the machine) and its peak memory (KiB)."""
+    times, memory = [], {}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(MEASURE + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+        times.append(time.perf_counter() - start)
+        report = done.stderr.strip().splitlines()[-1]
+        memory = json.loads(report)
+        if memory["status"] not in (0,):
+            raise SystemExit(f"badges {' '.join(args)} failed:\n{done.stderr}")
+    return min(times), memory
+
+
+def start_up(args: list[str], repeat: int = 5) -> float:
+    """Median wall time of the installed ``badges`` command, interpreter start included."""
+    exe = Path(sys.executable).with_name("badges")
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([str(exe), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="partners for throughput (default 10,000)")
+    parser.add_argument("--big", type=int, default=100_000, help="partners for the memory check (default 100,000)")
+    parser.add_argument("--json-n", type=int, default=1_000, help="partners for the JSON-output run (default 1,000)")
+    parser.add_argument("--skip-big", action="store_true", help="skip the memory run at --big partners")
+    options = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from generate import write
+
+    from engine import load_knowledge_base
+    from knowledge_base import BUNDLED
+
+    kb = load_knowledge_base(BUNDLED)
+    print(f"badges benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
+    print(f"knowledge base: {kb.name} v{kb.version}, packs {', '.join(kb.packs)}; "
+          f"{sum(len(p.conclusions) for p in kb.packs_for('partner'))} conclusions for a partner")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        small = write(kb, options.n, tmp / f"partners-{options.n}.csv")
+        print(f"\n-- one process, {options.n:,} generated partners")
+        for label, seconds in in_process(kb, small, options.n):
+            print(f"{label:<58}{rate(options.n, seconds)}   {seconds / options.n * 1e6:8.1f} µs each")
+
+        print(f"\n-- badges evaluate (subprocess, output discarded), {options.n:,} partners")
+        rates = {}
+        for jobs in (1, 2):
+            seconds, memory = run_cli(["evaluate", str(small), "--format", "csv", "--jobs", str(jobs)])
+            rates[jobs] = options.n / seconds
+            print(f"--format csv  --jobs {jobs}: {seconds:7.2f} s {rate(options.n, seconds)}   "
+                  f"peak memory: main {memory['self_kib'] / 1024:.0f} MiB, "
+                  f"largest worker {memory['children_kib'] / 1024:.0f} MiB")
+        print(f"speed-up with 2 jobs: {rates[2] / rates[1]:.2f}x")
+        sample = write(kb, options.json_n, tmp / f"partners-{options.json_n}.jsonl")
+        for jobs in (1, 2):
+            seconds, _ = run_cli(["evaluate", str(sample), "--format", "jsonl", "--jobs", str(jobs)])
+            print(f"--format jsonl (trails serialised) --jobs {jobs}, {options.json_n:,} partners: "
+                  f"{seconds:6.2f} s {rate(options.json_n, seconds)}")
+
+        if not options.skip_big:
+            print(f"\n-- peak memory, --format csv --jobs 2: {options.n:,} vs {options.big:,} partners")
+            big = write(kb, options.big, tmp / f"partners-{options.big}.csv")
+            _, at_small = run_cli(["evaluate", str(small), "--format", "csv", "--jobs", "2"], repeat=1)
+            seconds, at_big = run_cli(["evaluate", str(big), "--format", "csv", "--jobs", "2"], repeat=1)
+            for key, label in (("self_kib", "main process"), ("children_kib", "largest worker")):
+                growth = at_big[key] / at_small[key] - 1
+                print(f"{label:<16}{at_small[key] / 1024:7.1f} MiB -> {at_big[key] / 1024:7.1f} MiB "
+                      f"({growth:+.1%})")
+            print(f"({options.big:,} partners took {seconds:.1f} s, {rate(options.big, seconds)})")
+
+        print("\n-- start-up (wall, interpreter start included, median of 5)")
+        print(f"badges why examples/partners/crecer.yaml client-voice   {start_up(['why', 'examples/partners/crecer.yaml', 'client-voice']):.3f} s")
+        print(f"badges check                                             {start_up(['check']):.3f} s")
+        thousand = write(kb, 1000, tmp / "diff-1000.csv")
+        print(f"badges diff knowledge_base knowledge_base (1,000)        "
+              f"{start_up(['diff', 'knowledge_base', 'knowledge_base', str(thousand)], repeat=3):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
