@@ -153,3 +153,15 @@ def test_the_bundled_kb_reads_a_csv_row_with_every_fact_type(tmp_path, bundled_k
             "partner,k1,K,0.7,women;youth,client_voice;innovation,2010-01-01\n")
     _, [entity] = _load(tmp_path, "p.csv", text, bundled_kb)
     assert entity.facts["kiva_recorded_badges"].value == ("client_voice", "innovation")
+
+
+def test_why_explains_a_table_of_one_row_and_refuses_a_longer_one(cli, tmp_path):
+    from tests.conftest import MINI_KB
+
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_text("kind,id,name,share_poor\npartner,a,A,0.9\n")
+    two.write_text("kind,id,name\npartner,a,A\npartner,b,B\n")
+    assert cli("why", one, "focus", "--kb", MINI_KB).status == 0
+    refused = cli("why", two, "focus", "--kb", MINI_KB)
+    assert (refused.status, refused.out) == (1, "")
+    assert refused.err == f"{two}:0:0: BD008 expected one entity, found 2; give a facts file or a table of one row\n"

@@ -24,8 +24,11 @@ def _one_entity(path: str, kb):
 
     if not Path(path).is_file():
         raise InvalidInput([Diagnostic(Location(path), "BD008", "expected one facts file")])
-    [entity] = load_entities([path], kb)
-    return entity
+    entities = load_entities([path], kb)
+    if len(entities) != 1:  # a CSV or JSON Lines table holds any number of entities
+        raise InvalidInput([Diagnostic(Location(path), "BD008",
+                                       f"expected one entity, found {len(entities)}; give a facts file or a table of one row")])
+    return entities[0]
 
 
 def run(args) -> tuple[str, int]:
