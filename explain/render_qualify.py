@@ -106,12 +106,11 @@ def qualify_data(answer: WhatItTakes | None) -> dict | None:
         "conclusion": answer.conclusion,
         "outcome": answer.outcome,
         "target": answer.target,
-        "possible": answer.possible,
+        "possible": answer.possible,  # null: the rules combine in too many ways to tell
         "summary": headline(answer),
         "change_sets": [{"size": len(s.changes), "overturns": s.overturns, "changes": [change_data(c) for c in s.changes]}
                         for s in answer.change_sets],
         "more": answer.more,
         "conflicts": list(answer.conflicts),
         "unproved": answer.unproved,
-        "too_wide": answer.too_wide,
     }
