@@ -183,3 +183,35 @@ def test_the_decision_log_holds_every_decision_a_parallel_batch_printed(cli, tmp
     printed = sum(len(json.loads(line)["decisions"]) for line in result.out.splitlines())
     assert len(log.read_text().splitlines()) == printed
     assert cli("verify", log, "--kb", MINI_KB).status == 0
+
+
+def test_a_progress_bar_on_a_terminal_leaves_the_output_file_intact(tmp_path):
+    """stderr a terminal, stdout a file: the bar is drawn on the terminal, the results go to the file."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import MINI_KB, REPO
+
+    path = _jsonl(tmp_path, 40)
+    command = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
+               "evaluate", str(path), "--kb", str(MINI_KB), "--format", "csv", "--jobs", "2"]
+    plain = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    controller, terminal = pty.openpty()
+    with open(tmp_path / "out.csv", "w") as out:
+        drawn = subprocess.run(command, stdout=out, stderr=terminal, cwd=REPO)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert plain.returncode == drawn.returncode == 0 and plain.stderr == ""
+    assert (tmp_path / "out.csv").read_text() == plain.stdout
+    assert b"evaluating" in shown  # the bar was drawn on the terminal

@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """Yields ``advance(n)``. While the bar shows, writes to ``sys.stdout`` go above it."""
+    """Yields ``advance(n)``. While the bar shows, writes to ``sys.stdout`` go above it when
+    stdout is the terminal too (and straight to the file or pipe otherwise)."""
     if not sys.stderr.isatty():
         yield lambda n=1: None
         return
@@ -18,7 +19,8 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
 
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(),
-                   console=Console(file=sys.stderr), transient=True, redirect_stdout=True, redirect_stderr=False)
+                   console=Console(file=sys.stderr), transient=True, redirect_stdout=sys.stdout.isatty(),
+                   redirect_stderr=False)
     with bar:
         task = bar.add_task(description, total=total)
 
