@@ -203,3 +203,19 @@ def test_chromium_screenshot_is_not_blank(chromium, cli, portfolio, tmp_path):
     # the matrix's outcome colours are on screen (granted green, not granted red, undetermined amber)
     present = {colour for _, colour in colours}
     assert {(0xda, 0xfb, 0xe1), (0xff, 0xe4, 0xe0), (0xff, 0xf1, 0xc2)} <= present
+
+
+# ---------------------------------------------------------------- golden files (mini knowledge base)
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_report_matches_its_golden_file(cli, tmp_path, monkeypatch, fmt):
+    """The whole document for two partners of the mini knowledge base; BADGES_UPDATE_GOLDEN=1 rewrites it."""
+    from tests.conftest import REPO
+    from tests.golden import assert_golden
+
+    monkeypatch.chdir(REPO)  # paths in the report are the ones given on the command line
+    out = tmp_path / f"report.{fmt}"
+    run = cli("report", "tests/golden_report/inputs", "--kb", "tests/fixtures/mini_kb", "--out", out,
+              "--generated-at", STAMP)
+    assert run.status == 0, run.err
+    assert_golden(f"../golden_report/mini.{fmt}", out.read_text(encoding="utf-8"))
