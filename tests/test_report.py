@@ -205,6 +205,22 @@ def test_chromium_screenshot_is_not_blank(chromium, cli, portfolio, tmp_path):
     assert {(0xda, 0xfb, 0xe1), (0xff, 0xe4, 0xe0), (0xff, 0xf1, 0xc2)} <= present
 
 
+def test_printing_shows_the_collapsed_trails(chromium, cli, tmp_path):
+    """On paper nothing can be clicked open: the print styles expand every <details>."""
+    page = tmp_path / "report.html"
+    assert cli("report", EXAMPLES / "made-up-4-drina-kredit.yaml", "--out", page, "--generated-at", STAMP).status == 0
+    opened = tmp_path / "opened.html"
+    opened.write_text(page.read_text(encoding="utf-8").replace("<details class=", "<details open class="),
+                      encoding="utf-8")
+
+    def pages(html: Path) -> int:
+        pdf = tmp_path / f"{html.stem}.pdf"
+        browse(chromium, html, tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
+        return len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+
+    assert pages(page) == pages(opened) > 5
+
+
 # ---------------------------------------------------------------- golden files (mini knowledge base)
 
 @pytest.mark.parametrize("fmt", ["md", "html"])
