@@ -7,9 +7,10 @@ from typing import Callable, Iterator
 
 
 @contextmanager
-def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """Yields ``advance(n)``. While the bar shows, writes to ``sys.stdout`` go above it when
-    stdout is the terminal too (and straight to the file or pipe otherwise)."""
+def progress(description: str, total: Callable[[], int | None]) -> Iterator[Callable[[int], None]]:
+    """Yields ``advance(n)``. ``total()`` is only asked when the bar is shown. While the bar
+    shows, writes to ``sys.stdout`` go above it when stdout is the terminal too (and straight
+    to the file or pipe otherwise)."""
     if not sys.stderr.isatty():
         yield lambda n=1: None
         return
@@ -22,7 +23,7 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
                    console=Console(file=sys.stderr), transient=True, redirect_stdout=sys.stdout.isatty(),
                    redirect_stderr=False)
     with bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(description, total=total())
 
         def advance(n: int = 1) -> None:
             bar.advance(task, n)
