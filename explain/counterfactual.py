@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from engine import model as m
 from engine.diagnostics import Location
 
-from .fact_domains import REVERSED, Domain, base_domain, comparison_domains, failing_domains, point
+from .fact_domains import NEGATED, REVERSED, Domain, base_domain, comparison_domains, failing_domains, point
 from .trail import compare
 
 SHOWN = 5  # change sets shown by default; the rest are counted
@@ -47,7 +47,7 @@ class Way:
     """One way to make a node come out as asked: a domain per fact, plus fact-to-fact relations."""
 
     domains: tuple[tuple[str, Domain], ...]  # sorted by fact name
-    relations: frozenset = frozenset()  # (fact, op, other_fact) both still to be supplied
+    relations: frozenset = frozenset()  # (fact, op, other_fact): both to be set, related so
 
     def merge(self, other: "Way") -> "Way | str":
         """Both ways at once, or the name of a fact they need at incompatible values."""
@@ -145,7 +145,7 @@ class WaySearch:
         # fact against fact: move one side against the other's present value, or set both
         # (the only way when neither is known, or when neither can move alone).
         other = self.facts[node.other_fact]
-        op = node.op if want else failing_op(spec, node.op)
+        op = node.op if want else NEGATED[node.op]  # ordered types: a known pair fails exactly so
         mine, theirs = self.entity.facts.get(node.fact), self.entity.facts.get(node.other_fact)
         ways: list[Way] = []
         if theirs is not None:
@@ -177,12 +177,6 @@ class WaySearch:
                 break
             groups.append(self.node(level.condition, False))
         return self.combine(groups)
-
-
-def failing_op(spec: m.FactSpec, op: str) -> str:
-    """For fact-to-fact comparisons (ordered types): the operator true exactly when ``op`` is false."""
-    return {"at_least": "less_than", "less_than": "at_least", "more_than": "at_most", "at_most": "more_than",
-            "equals": "not_equals", "not_equals": "equals", "is": "is_not", "is_not": "is"}[op]
 
 
 @dataclass(frozen=True)
