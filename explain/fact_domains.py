@@ -275,7 +275,7 @@ def comparison_domains(spec: m.FactSpec, op: str, threshold: Any) -> list[Domain
         }
         wanted = [Interval(spec, **shapes[op])]
     elif spec.type == "boolean":
-        wanted = [Choice(spec, frozenset({threshold}))] if op == "is" else []
+        wanted = [Choice(spec, frozenset({threshold if op == "is" else not threshold}))]
     elif spec.type == "enum":
         values = frozenset(threshold) if isinstance(threshold, tuple) else frozenset({threshold})
         keep = op in ("is", "one_of")
@@ -295,7 +295,7 @@ def comparison_domains(spec: m.FactSpec, op: str, threshold: Any) -> list[Domain
     return [d for d in (base.intersect(w) for w in wanted) if d is not None]
 
 
-def negated(spec: m.FactSpec, op: str) -> str:
+def negated(op: str) -> str:
     """The operator that holds exactly when ``op`` fails, on a known value."""
     if op == "includes_all":
         return "not_includes_all"
@@ -304,9 +304,7 @@ def negated(spec: m.FactSpec, op: str) -> str:
 
 def failing_domains(spec: m.FactSpec, op: str, threshold: Any) -> list[Domain]:
     """The domains of known values for which ``fact op threshold`` fails."""
-    if spec.type == "boolean":
-        return comparison_domains(spec, "is", not threshold)
-    return comparison_domains(spec, negated(spec, op), threshold)
+    return comparison_domains(spec, negated(op), threshold)
 
 
 def point(spec: m.FactSpec, value: Any) -> Domain:
