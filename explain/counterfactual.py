@@ -37,6 +37,8 @@ RELATION_WORDS = {"at_least": "at least", "more_than": "more than", "at_most": "
                   "equals": "equal to", "not_equals": "other than", "is": "the same as", "is_not": "other than"}
 HYPOTHETICAL = Location("<what would it take>")
 
+__all__ = ["Change", "ChangeSet", "Counterfactuals", "SearchTooWide", "WhatItTakes", "target_outcome"]
+
 
 class SearchTooWide(RuntimeError):
     """The condition trees combine into more ways than the search is allowed to hold."""

@@ -10,6 +10,8 @@ from .words import OUTCOME_WORDS, evidence_text, value_text
 
 TITLE = "To qualify"
 
+__all__ = ["headline", "qualify_data", "render_markdown", "render_text"]
+
 
 def headline(answer: WhatItTakes) -> str:
     """One sentence: where the conclusion stands and what the list below is."""

@@ -10,6 +10,8 @@ from .words import MARKS, condition_text
 
 FORMATS = ("html", "md")
 
+__all__ = ["FORMATS", "render_report"]
+
 
 class Raw(str):
     """Markdown the template builds itself (indentation, pre-escaped text): not escaped again."""

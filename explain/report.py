@@ -17,6 +17,8 @@ from .render_tree import ordered
 from .trail import ConclusionTrail, TrailNode
 from .words import OUTCOME_WORDS, evidence_text, outcome_label, summary, trail_tone, value_text
 
+__all__ = ["Report", "build_report"]
+
 
 @dataclass(frozen=True)
 class Cell:
