@@ -144,6 +144,22 @@ def test_a_failed_write_leaves_nothing_behind(cli, portfolio, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_write_that_fails_midway_keeps_the_previous_report(cli, tmp_path, monkeypatch):
+    import errno
+
+    target = tmp_path / "kept.html"
+    target.write_text("the previous report")
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    run = cli("report", EXAMPLES / "crecer.yaml", "--out", target, "--generated-at", STAMP)
+    assert run.status == 1 and run.err == f"{target}:0:0: BD503 cannot write the report: No space left on device\n"
+    assert target.read_text() == "the previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.html"]  # the temporary file is gone
+
+
 @pytest.mark.parametrize("args,message", [
     (["--generated-at", "yesterday"], "is not an ISO 8601 time"),
     (["--format", "pdf"], "invalid choice"),
