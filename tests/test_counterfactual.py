@@ -259,6 +259,22 @@ def test_contradiction_says_plainly_nothing_would_qualify(tmp_path, cli):
     assert data["possible"] is False and data["change_sets"] == [] and data["conflicts"] == ["share_poor"]
 
 
+BEYOND = IMPOSSIBLE.replace("id: impossible", "id: beyond").replace("name: Impossible", "name: Beyond").replace(
+    "fact: share_poor, op: at_least, value: 0.5}", "fact: share_poor, op: more_than, value: 1.0}")
+
+
+def test_a_value_no_fact_can_take_says_plainly_nothing_would_qualify(tmp_path):
+    """More than 100% poor: no value of the fact fits, so no change can grant it."""
+    _, kb = _kb_with(tmp_path, MINI_KB, {"demo/badges/beyond.yaml": BEYOND})
+    _, answers = _answers(kb, make_entity({}))
+    answer = answers["beyond"]
+    assert answer.possible is False and answer.conflicts == ()
+    from explain.render_qualify import headline
+
+    assert headline(answer) == ("No change to the facts would make Beyond granted: "
+                                "no values of the facts it reads meet its conditions.")
+
+
 WELL_RUN = """\
 id: well-run
 kind: derived
