@@ -57,6 +57,7 @@ def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
     from engine.batch import input_items
     from engine.diagnostics import Collector
     from engine.inference import Engine
+    from engine.stream_output import render_csv, render_jsonl
     from engine.tabular_input import row_entity
 
     collector = Collector()
@@ -76,6 +77,11 @@ def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
         program, ruleset = engine.program("partner")
         figures.append(("Engine.decide: decision only", timed(engine.decide, entities)))
         figures.append(("Engine.evaluate: decision + full trails", timed(engine.evaluate, entities)))
+        results = [engine.evaluate(entity) for entity in entities[:1000]]
+        share = len(entities) / len(results)  # rendering is timed on 1,000 and scaled to N
+        figures.append(("render a CSV row per decision", share * timed(lambda r: render_csv(kb, r), results)))
+        figures.append(("render JSON with the trails (--format json/jsonl)",
+                        share * timed(lambda r: render_jsonl(kb, r), results)))
         for entity in entities[:200]:  # the ceiling must reach the same outcomes
             assert plain({k: v.value for k, v in entity.facts.items()}) == dict(engine.decide(entity)), entity.id
         sent = record_messages(engine, entities)
