@@ -62,7 +62,7 @@ def to_csv(kb, results) -> str:
     return buffer.getvalue()
 
 
-def _tables(kb, results) -> list[tuple[str, object, list, list]]:
+def matrix_groups(kb, results) -> list[tuple[str, object, list, list]]:
     """(title, pack, conclusions in display order, the results they apply to): one per pack
     and kind of reported conclusion, so that no table grows too wide to read."""
     from engine.model import KINDS
@@ -92,7 +92,7 @@ def _totals(columns, rows) -> str:
 
 def to_table(kb, results, console: Console) -> None:
     """One table per pack: entities × the pack's reported conclusions."""
-    for title, pack, columns, rows in _tables(kb, results):
+    for title, pack, columns, rows in matrix_groups(kb, results):
         table = Table(title=title, title_justify="left")
         table.add_column(pack.entity.capitalize(), overflow="fold")
         for c in columns:
@@ -113,7 +113,7 @@ def to_markdown(kb, results) -> str:
     from .render_md import escape_md
 
     out = [f"# {escape_md(kb.name)} v{kb.version}", "", f"Knowledge base sha256 `{kb.sha256}`.", ""]
-    for title, pack, columns, rows in _tables(kb, results):
+    for title, pack, columns, rows in matrix_groups(kb, results):
         out += [f"## {escape_md(title)}", ""]
         out.append(f"| {pack.entity.capitalize()} | " + " | ".join(escape_md(c.name) for c in columns) + " |")
         out.append("|---|" + "---|" * len(columns))

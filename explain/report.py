@@ -13,6 +13,7 @@ from typing import Any
 from engine import model as m
 
 from .counterfactual import Counterfactuals, WhatItTakes
+from .portfolio import matrix_groups
 from .render_tree import ordered
 from .trail import ConclusionTrail, TrailNode
 from .words import OUTCOME_WORDS, evidence_text, outcome_label, summary, trail_tone, value_text
@@ -87,22 +88,10 @@ def build_report(engine, results, generated_at: str) -> Report:
     anchors = {r.entity.source: f"e{i + 1}" for i, r in enumerate(results)}
     counterfactuals = Counterfactuals(engine)
     entities = tuple(_entity_report(kb, r, anchors[r.entity.source], counterfactuals) for r in results)
-    matrices = tuple(_matrix(title, pack, columns, rows, anchors) for title, pack, columns, rows in _groups(kb, results))
+    matrices = tuple(_matrix(title, pack, columns, rows, anchors) for title, pack, columns, rows in matrix_groups(kb, results))
     cited = sorted({c.source for e in entities for d in e.decisions for c in _citations(d.trail)})
     return Report(kb, generated_at, matrices, entities,
                   tuple(kb.sources[s] for s in cited if s in kb.sources))
-
-
-def _groups(kb: m.KnowledgeBase, results):
-    """(title, pack, columns, rows) per pack and kind of reported conclusion, so no matrix grows too wide."""
-    for pack in kb.packs.values():
-        reported = [c for c in pack.display_order() if c.is_reported]
-        kinds = list(dict.fromkeys(c.kind for c in reported))
-        rows = [r for r in results if any(d.conclusion.pack == pack.id for d in r.decisions)]
-        for kind in kinds if rows else ():
-            title = f"{pack.name} (pack {pack.id} v{pack.version})"
-            yield (title + (f": {m.KINDS[kind].folder}" if len(kinds) > 1 else ""), pack,
-                   [c for c in reported if c.kind == kind], rows)
 
 
 def _matrix(title: str, pack: m.Pack, columns, rows, anchors) -> Matrix:
