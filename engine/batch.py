@@ -17,11 +17,9 @@ import copyreg
 import itertools
 import multiprocessing
 import os
-from array import array
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from hashlib import blake2b
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator
@@ -214,60 +212,42 @@ def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, 
 
 
 class UniqueIds:
-    """Remembers which (kind, id) pairs a batch has seen, in compact memory.
+    """Remembers which (kind, id) pairs a batch has seen, and where each was first used.
 
-    Holding every id as a Python string would grow the main process by about 150 bytes
-    per entity; this keeps a 64-bit fingerprint and where the id was first used (the
-    file's number and the line) in two arrays with open addressing, about 32 bytes per
-    entity, plus each input file's name once.
+    The ids are kept in a temporary SQLite file rather than in memory: SQLite's page cache
+    is bounded, so the main process stays flat however many entities a batch holds (a set
+    of ids would grow with every one). Close it (or use ``with``) to delete the file.
     """
 
     def __init__(self) -> None:
-        self._size = 1 << 10
-        self._keys = array("Q", bytes(8 * self._size))  # 0 = empty slot
-        self._first = array("Q", bytes(8 * self._size))  # file number << 32 | line
-        self._used = 0
-        self._files: list[str] = []
-        self._file_numbers: dict[str, int] = {}
+        import sqlite3
+        import tempfile
 
-    @staticmethod
-    def _fingerprint(key: tuple[str, str]) -> int:
-        digest = blake2b("\0".join(key).encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") or 1
+        self._folder = tempfile.TemporaryDirectory(prefix="badges-ids-")
+        self._db = sqlite3.connect(os.path.join(self._folder.name, "ids.sqlite"), isolation_level=None)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1024"):  # scratch data: no recovery
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE ids (kind TEXT, id TEXT, path TEXT, line INTEGER, PRIMARY KEY (kind, id))"
+                         " WITHOUT ROWID")
+
+    def __enter__(self) -> "UniqueIds":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
 
     def first_use(self, key: tuple[str, str], where: Location) -> Location | None:
         """Record ``key`` as used at ``where``; where it was first used, if it was used before."""
-        fingerprint = self._fingerprint(key)
-        slot = self._slot(fingerprint)
-        if self._keys[slot]:
-            packed = self._first[slot]
-            return Location(self._files[packed >> 32], packed & 0xFFFFFFFF, 1)
-        number = self._file_numbers.setdefault(where.path, len(self._files))
-        if number == len(self._files):
-            self._files.append(where.path)
-        self._keys[slot], self._first[slot] = fingerprint, number << 32 | where.line
-        self._used += 1
-        if self._used * 2 > self._size:
-            self._grow()
-        return None
-
-    def _slot(self, fingerprint: int) -> int:
-        """The slot holding ``fingerprint``, or the empty slot where it belongs."""
-        mask = self._size - 1
-        slot = fingerprint & mask
-        while self._keys[slot] and self._keys[slot] != fingerprint:
-            slot = (slot + 1) & mask
-        return slot
-
-    def _grow(self) -> None:
-        keys, first = self._keys, self._first
-        self._size *= 2
-        self._keys = array("Q", bytes(8 * self._size))
-        self._first = array("Q", bytes(8 * self._size))
-        for fingerprint, packed in zip(keys, first):
-            if fingerprint:
-                slot = self._slot(fingerprint)
-                self._keys[slot], self._first[slot] = fingerprint, packed
+        added = self._db.execute("INSERT INTO ids VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                 (*key, where.path, where.line)).rowcount
+        if added:
+            return None
+        path, line = self._db.execute("SELECT path, line FROM ids WHERE kind = ? AND id = ?", key).fetchone()
+        return Location(path, line, 1)
 
 
 def shown_location(where: Location) -> str:

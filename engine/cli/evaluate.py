@@ -45,8 +45,7 @@ def run(args) -> tuple[str, int]:
     stream = batch.evaluate_stream(batch.input_items(files, kb, collector, expanded=True), kb, render,
                                    jobs=args.jobs or batch.default_jobs(), pack=args.pack)
     first = next(stream, None)  # worker processes start before the progress bar's thread does
-    seen = batch.UniqueIds()
-    with progress("evaluating", lambda: batch.estimate_count(args.paths)) as advance:
+    with batch.UniqueIds() as seen, progress("evaluating", lambda: batch.estimate_count(args.paths)) as advance:
         writer = stream_output.writer_for(args.format, kb, sys.stdout)
         for outcome in _chained(first, stream):
             advance(1)
