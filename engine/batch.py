@@ -214,21 +214,18 @@ def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, 
 class UniqueIds:
     """Remembers which (kind, id) pairs a batch has seen, and where each was first used.
 
-    The ids are kept in a temporary SQLite file rather than in memory: SQLite's page cache
-    is bounded, so the main process stays flat however many entities a batch holds (a set
-    of ids would grow with every one). Close it (or use ``with``) to delete the file.
+    The first ``SPILL`` ids are kept in memory; past that they move to a temporary SQLite
+    file, whose page cache is bounded, so the main process stays flat however many
+    entities a batch holds. If that file cannot be written (a full disk), the ids stay in
+    memory: the check matters more than the memory. Close it (or use ``with``).
     """
 
-    def __init__(self) -> None:
-        import sqlite3
-        import tempfile
+    SPILL = 5_000
 
-        self._folder = tempfile.TemporaryDirectory(prefix="badges-ids-")
-        self._db = sqlite3.connect(os.path.join(self._folder.name, "ids.sqlite"), isolation_level=None)
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1024"):  # scratch data: no recovery
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE ids (kind TEXT, id TEXT, path TEXT, line INTEGER, PRIMARY KEY (kind, id))"
-                         " WITHOUT ROWID")
+    def __init__(self) -> None:
+        self._memory: dict[tuple[str, str], tuple[str, int]] | None = {}
+        self._db = None
+        self._folder = None
 
     def __enter__(self) -> "UniqueIds":
         return self
@@ -237,17 +234,47 @@ class UniqueIds:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
-        self._folder.cleanup()
+        if self._db is not None:
+            self._db.close()
+        if self._folder is not None:
+            self._folder.cleanup()
+        self._db = self._folder = None
 
     def first_use(self, key: tuple[str, str], where: Location) -> Location | None:
         """Record ``key`` as used at ``where``; where it was first used, if it was used before."""
+        if self._db is None:
+            first = self._memory.get(key)
+            if first is not None:
+                return Location(first[0], first[1], 1)
+            self._memory[key] = (where.path, where.line)
+            if len(self._memory) > self.SPILL:
+                self._spill()
+            return None
         added = self._db.execute("INSERT INTO ids VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                                  (*key, where.path, where.line)).rowcount
         if added:
             return None
         path, line = self._db.execute("SELECT path, line FROM ids WHERE kind = ? AND id = ?", key).fetchone()
         return Location(path, line, 1)
+
+    def _spill(self) -> None:
+        import sqlite3
+        import tempfile
+
+        try:
+            self._folder = tempfile.TemporaryDirectory(prefix="badges-ids-")
+            self._db = sqlite3.connect(os.path.join(self._folder.name, "ids.sqlite"), isolation_level=None)
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1024"):  # scratch data
+                self._db.execute(f"PRAGMA {pragma}")
+            self._db.execute("CREATE TABLE ids (kind TEXT, id TEXT, path TEXT, line INTEGER, PRIMARY KEY (kind, id))"
+                             " WITHOUT ROWID")
+            self._db.executemany("INSERT INTO ids VALUES (?, ?, ?, ?)",
+                                 ((*key, path, line) for key, (path, line) in self._memory.items()))
+        except (sqlite3.Error, OSError):
+            self.close()
+            self.SPILL = float("inf")  # keep them in memory
+            return
+        self._memory = None
 
 
 def shown_location(where: Location) -> str:

@@ -164,16 +164,19 @@ def test_jobs_must_be_positive(cli):
     assert result.status == 2 and "--jobs must be at least 1" in result.err
 
 
-def test_unique_ids_remember_the_first_place_and_leave_no_file():
+@pytest.mark.parametrize("spill", [10**9, 100])
+def test_unique_ids_remember_the_first_place_and_leave_no_file(monkeypatch, spill):
+    monkeypatch.setattr(batch.UniqueIds, "SPILL", spill)  # in memory, and moved to SQLite past 100
     with batch.UniqueIds() as seen:
         for i in range(5000):
             assert seen.first_use(("partner", f"id{i}"), Location("big.csv", i + 2, 1)) is None
         assert seen.first_use(("partner", "id1234"), Location("other.csv", 9, 1)) == Location("big.csv", 1236, 1)
         assert seen.first_use(("association", "id1234"), Location("other.csv", 10, 1)) is None
-        folder = seen._folder.name
+        folder = seen._folder and seen._folder.name
+        assert (folder is not None) == (spill == 100)
     import os
 
-    assert not os.path.exists(folder)
+    assert folder is None or not os.path.exists(folder)
 
 
 def test_the_decision_log_holds_every_decision_a_parallel_batch_printed(cli, tmp_path, monkeypatch, small_chunks):
