@@ -31,7 +31,6 @@ CHUNK = 64  # items per task: large enough to amortise inter-process traffic, sm
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: keeps workers busy while bounding memory
 
 
-
 def _read_only(mapping: dict) -> MappingProxyType:
     return MappingProxyType(mapping)
 
@@ -49,7 +48,6 @@ class Outcome:
 
     key: tuple[str, str] | None  # (kind, id) of the entity, when it could be read
     where: Location  # where the entity starts (for a duplicate-id diagnostic)
-    source: str
     diagnostics: tuple[Diagnostic, ...] = ()
     payload: Any = None  # the renderer's output; None when the entity was bad
 
@@ -115,17 +113,17 @@ class Evaluator:
 
         collector = Collector()
         if isinstance(item, Row):
-            where, source = Location(item.path, item.line, 1), item.source
+            where = Location(item.path, item.line, 1)
             entity = row_entity(item, self.kb, collector)
         else:
-            where, source = Location(str(item), 1, 1), str(item)
+            where = Location(str(item), 1, 1)
             entity = self._file_entity(item, collector)
         if entity is None:
-            return Outcome(None, where, source, tuple(collector.items))
+            return Outcome(None, where, tuple(collector.items))
         result = self.engine.evaluate(entity)
         if self.pack:
             result = replace(result, decisions=tuple(d for d in result.decisions if d.conclusion.pack == self.pack))
-        return Outcome((entity.kind, entity.id), where, source, tuple(collector.items), self.render(self.kb, result))
+        return Outcome((entity.kind, entity.id), where, tuple(collector.items), self.render(self.kb, result))
 
 
     def _file_entity(self, path: Path, collector: Collector) -> m.Entity | None:
