@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from jsonschema import Draft202012Validator
-
 from .diagnostics import Collector, did_you_mean
 from .source import Document
 
@@ -15,7 +13,9 @@ _TYPE_WORDS = {
 
 
 @lru_cache(maxsize=None)
-def _validator(schema_name: str) -> Draft202012Validator:
+def _validator(schema_name: str):
+    from jsonschema import Draft202012Validator  # imported only when a document needs its diagnostics
+
     from .schemas import ALL
 
     return Draft202012Validator(ALL[schema_name])
@@ -42,6 +42,10 @@ def _expected(types) -> str:
 
 def check_schema(document: Document, schema_name: str, collector: Collector) -> bool:
     """Report every schema violation in ``document``; True when there were none."""
+    from .fast_schema import conforms
+
+    if conforms(schema_name, document.data):  # generated validators: microseconds (engine/fast_schema.py)
+        return True
     errors = sorted(_validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path)))
     for error in errors:
         before = len(collector.items)
