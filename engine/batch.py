@@ -109,6 +109,7 @@ class Evaluator:
         return [self.one(item) for item in items]
 
     def one(self, item: Item) -> Outcome:
+        from .facts_loader import load_entity
         from .tabular_input import Row, row_entity
 
         collector = Collector()
@@ -117,25 +118,13 @@ class Evaluator:
             entity = row_entity(item, self.kb, collector)
         else:
             where = Location(str(item), 1, 1)
-            entity = self._file_entity(item, collector)
+            entity = load_entity(item, self.kb, collector)
         if entity is None:
             return Outcome(None, where, tuple(collector.items))
         result = self.engine.evaluate(entity)
         if self.pack:
             result = replace(result, decisions=tuple(d for d in result.decisions if d.conclusion.pack == self.pack))
         return Outcome((entity.kind, entity.id), where, tuple(collector.items), self.render(self.kb, result))
-
-
-    def _file_entity(self, path: Path, collector: Collector) -> m.Entity | None:
-        from .fast_schema import conforms
-        from .facts_loader import entity_from_document
-        from .source import read_document
-
-        document = read_document(path, collector)
-        if document is None:
-            return None
-        return entity_from_document(document, self.kb, collector, source=str(path),
-                                    schema_checked=conforms("facts", document.data))
 
 
 # A worker process holds one Evaluator for its whole life (set by the pool's initializer).

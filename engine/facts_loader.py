@@ -70,12 +70,9 @@ def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Enti
 
 
 def entity_from_document(document: Document, kb: m.KnowledgeBase, collector: Collector,
-                         source: str, schema_checked: bool = False) -> m.Entity | None:
-    """The entity a parsed facts document describes, or None after reporting its problems.
-
-    ``schema_checked``: the caller has already found the document to match the facts-file
-    schema (batches check with a compiled validator, engine/fast_schema.py)."""
-    if not schema_checked and not check_schema(document, "facts", collector):
+                         source: str) -> m.Entity | None:
+    """The entity a parsed facts document describes, or None after reporting its problems."""
+    if not check_schema(document, "facts", collector):
         return None
     data = document.data
     schema = fact_schema_for(kb, data["kind"])

@@ -274,10 +274,8 @@ def _on_line(diagnostic: Diagnostic, line: int) -> Diagnostic:
 
 
 def _entity(document: Document, row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
-    from .fast_schema import conforms
     from .facts_loader import entity_from_document, fact_schema_for
 
     if row.header is not None and isinstance(document.data.get("kind"), str):
         _type_cells(document, fact_schema_for(kb, document.data["kind"]))
-    return entity_from_document(document, kb, collector, source=row.source,
-                                schema_checked=conforms("facts", document.data))
+    return entity_from_document(document, kb, collector, source=row.source)
