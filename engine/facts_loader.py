@@ -8,14 +8,12 @@ from typing import Iterable, Iterator, Mapping
 
 from . import model as m
 from .diagnostics import Collector, InvalidInput, Location, did_you_mean
+from .rule_limits import largest_comparable
 from .source import Document, read_document
 from .validation import check_schema
 
 FACTS_SUFFIXES = (".yaml", ".yml", ".json")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# durable_rules' core compares integers exactly only within 64 bits (beyond, as doubles)
-_LARGEST_INTEGER = 2**63 - 1
-_LARGEST_FLOAT = 1.7976931348623157e308  # a larger whole number cannot become a float
 
 
 def facts_paths(paths: Iterable[str | Path], collector: Collector) -> list[Path]:
@@ -170,7 +168,7 @@ def normalise(value, spec: m.FactSpec, where: Location, collector: Collector):
         if kind == "integer" and value != int(value):
             collector.add(where, "BD302", f"'{spec.name}' must be a whole number, found {value}")
             return None
-        largest = _LARGEST_INTEGER if kind == "integer" else _LARGEST_FLOAT
+        largest = largest_comparable(kind == "integer")
         if abs(value) > largest:
             collector.add(where, "BD303", f"'{spec.name}' is too large: it must lie within ±{largest:g}")
             return None

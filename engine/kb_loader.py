@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import model as m
 from .diagnostics import Collector, InvalidInput, Location, did_you_mean
+from .rule_limits import largest_comparable
 from .schemas import NODE_KINDS
 from .source import Document, read_document
 from .validation import check_schema
@@ -380,9 +381,9 @@ class _Linker:
             self.collector.add(where, "BD205", f"{spec.type} fact '{spec.name}' is compared with {value!r}; "
                                "use a number")
             return None
-        if not math.isfinite(value):
+        if abs(value) > largest_comparable(spec.type == "integer") or not math.isfinite(value):
             self.collector.add(where, "BD205", f"{spec.type} fact '{spec.name}' is compared with {value}; "
-                               "use a finite number")
+                               f"use a finite number within ±{largest_comparable(spec.type == 'integer'):g}")
             return None
         if spec.type == "integer" and value != int(value):
             self.collector.add(where, "BD205", f"integer fact '{spec.name}' is compared with {value}")

@@ -28,6 +28,14 @@ GROUP_WIDTH = 18  # first tests under one group node
 GROUP_FANOUT = 10  # group nodes under one parent; two levels at most
 # A stage's walk then needs at most 2 * GROUP_FANOUT + GROUP_WIDTH + NEED_LIMIT = 52 < 64 entries.
 MAX_FIELDS = 250  # per fact, leaving room for sid and id
+# the core compares integers exactly only within 64 bits (beyond, as doubles)
+LARGEST_INTEGER = 2**63 - 1
+LARGEST_FLOAT = 1.7976931348623157e308  # a larger whole number cannot become a float
+
+
+def largest_comparable(integer: bool) -> float:
+    """The largest magnitude durable_rules compares correctly for a fact of that type."""
+    return LARGEST_INTEGER if integer else LARGEST_FLOAT
 
 
 class LimitError(Exception):

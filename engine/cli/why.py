@@ -41,7 +41,8 @@ def run(args) -> tuple[str, int]:
     entity = _one_entity(args.facts, kb)
     known = {cid for p in kb.packs_for(entity.kind) for cid in p.conclusions}
     if args.conclusion not in known:
-        raise unknown_choice(f"badge or conclusion for a {entity.kind}", args.conclusion, known)
+        article = "an" if entity.kind[:1] in "aeiou" else "a"
+        raise unknown_choice(f"badge or conclusion for {article} {entity.kind}", args.conclusion, known)
     from explain import render_qualify
     from explain.counterfactual import Counterfactuals
 
