@@ -257,35 +257,22 @@ class TrailBuilder:
 _KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
 
 
+def deciding_nodes(node: TrailNode):
+    """``node`` and every node on its deciding paths, through derived conclusions, in tree order."""
+    yield node
+    if node.conclusion is not None:
+        yield from deciding_nodes(node.conclusion.root)
+    for child in node.children:
+        if child.deciding:
+            yield from deciding_nodes(child)
+
+
 def deciding_ids(trail: ConclusionTrail) -> set[str]:
     """Ids of every node on a deciding path, through derived conclusions too."""
-    found: set[str] = set()
-
-    def visit(node: TrailNode) -> None:
-        found.add(node.id)
-        if node.conclusion is not None:
-            visit(node.conclusion.root)
-        for child in node.children:
-            if child.deciding:
-                visit(child)
-
-    visit(trail.root)
-    return found
+    return {node.id for node in deciding_nodes(trail.root)}
 
 
 def unknown_facts(trail: ConclusionTrail) -> list[str]:
     """Unknown facts on the deciding paths, in tree order: what would decide it."""
-    names: list[str] = []
-
-    def visit(node: TrailNode) -> None:
-        for read in (node.fact, node.other):
-            if read is not None and not read.known and read.name not in names:
-                names.append(read.name)
-        if node.conclusion is not None:
-            visit(node.conclusion.root)
-        for child in node.children:
-            if child.deciding:
-                visit(child)
-
-    visit(trail.root)
-    return names
+    reads = (read for node in deciding_nodes(trail.root) for read in (node.fact, node.other))
+    return list(dict.fromkeys(read.name for read in reads if read is not None and not read.known))

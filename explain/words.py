@@ -5,7 +5,7 @@ from typing import Any
 
 from engine.model import OPERATOR_WORDS, Evidence
 
-from .trail import ConclusionTrail, FactRead, TrailNode, Truth
+from .trail import ConclusionTrail, FactRead, TrailNode, Truth, deciding_nodes
 
 MARKS = {Truth.TRUE: "✔", Truth.FALSE: "✘", Truth.UNKNOWN: "?"}
 
@@ -155,30 +155,13 @@ def level_summary(trail: ConclusionTrail) -> str:
 def _leaves_of(node: TrailNode, value: Truth | None = None) -> list[TrailNode]:
     """Deciding comparisons under ``node``, through derived conclusions, in tree order;
     only those with ``value`` when one is given."""
-    found: list[TrailNode] = []
-
-    def visit(n: TrailNode) -> None:
-        if n.kind == "compare" and value in (None, n.value) and all(n.id != f.id for f in found):
-            found.append(n)
-        if n.conclusion is not None:
-            visit(n.conclusion.root)
-        for child in n.children:
-            if child.deciding:
-                visit(child)
-
-    visit(node)
-    return found
+    found = {n.id: n for n in deciding_nodes(node) if n.kind == "compare" and value in (None, n.value)}
+    return list(found.values())
 
 
 def _graded_refs(node: TrailNode) -> list[TrailNode]:
     """Deciding references to graded conclusions under ``node``, through derived conclusions."""
-    found = [node] if node.kind == "conclusion" and node.outcomes is not None else []
-    if node.conclusion is not None:
-        found += _graded_refs(node.conclusion.root)
-    for child in node.children:
-        if child.deciding:
-            found += _graded_refs(child)
-    return found
+    return [n for n in deciding_nodes(node) if n.kind == "conclusion" and n.outcomes is not None]
 
 
 def summary(trail: ConclusionTrail) -> str:
@@ -198,6 +181,7 @@ def summary(trail: ConclusionTrail) -> str:
         failing += [f"{ref.conclusion.name} is {OUTCOME_WORDS[ref.conclusion.outcome]}, but it needs "
                     f"{' or '.join(OUTCOME_WORDS[o] for o in ref.outcomes)}" for ref in _graded_refs(trail.root)
                     if ref.value is Truth.FALSE and not _leaves_of(ref, Truth.FALSE)]
+        failing = list(dict.fromkeys(failing))
         reasons = "; ".join(failing[:4])
         more = f"; and {len(failing) - 4} more" if len(failing) > 4 else ""
         return f"{name} {_verb(trail)}{OUTCOME_WORDS[trail.outcome]}: {reasons}{more}."
