@@ -228,6 +228,7 @@ class Program:
     read_members: Mapping[str, tuple[str, ...]]  # enum_list fact -> the values some rule tests
     group_fields: Mapping[str, int]  # constant fields of every stage fact that rules' group tests read
     forwarded: frozenset[str]  # conclusions whose values later stages read
+    stage_reads: tuple[frozenset[str], ...] = ()  # per stage: the fields its rules read (only these are sent)
 
     def fresh_definition(self) -> dict:
         """A deep copy: durable_rules' Python layer mutates what it is given."""
@@ -282,6 +283,7 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
     definition: dict[str, dict] = {}
     names: dict[str, RuleName] = {}
     group_fields: dict[str, int] = {}
+    stage_reads: list[frozenset[str]] = []
     staged.sort(key=lambda item: (item[0], item[1]))
     for k in range(depth):
         here = [item for item in staged if item[0] == k]
@@ -290,6 +292,10 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
         for (_, name, expression, meaning), prefix in zip(here, prefixes):
             definition[name] = {"all": [{"m": _and([{"t": STAGE}, {"s": k}, *prefix, expression])}]}
             names[name] = meaning
+        # A stage's fact carries only what its rules read: durable_rules parses every field
+        # of every fact and echoes the whole fact with each action, so the rest is pure cost.
+        stage_reads.append(frozenset().union(*(fields_read(definition[name]["all"][0]["m"])
+                                               for _, name, _, _ in here)))
         # Every stage fact matches its sentinel: durable_rules then never reports the
         # fact as unhandled, and the sentinel firing proves the stage was evaluated.
         definition[sentinel_name(k)] = {"pri": 1000, "all": [{"m": {"$and": [{"t": STAGE}, {"s": k}]}}]}
@@ -304,7 +310,7 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
                            f"durable_rules allows at most {MAX_FIELDS}")
     return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition),
                    m.frozen_map(names), read_facts, m.frozen_map(read_members), m.frozen_map(group_fields),
-                   forwarded)
+                   forwarded, tuple(stage_reads))
 
 
 def _stage_of(expression: dict, ready: Mapping[str, int]) -> int:

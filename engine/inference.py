@@ -81,7 +81,9 @@ class Engine:
         outcomes: dict[str, str] = {}
         with ruleset.session(str(self._serial)) as session:
             for stratum, members in enumerate(program.strata):
-                fired = session.assert_fact({"t": STAGE, "s": stratum, **fields})
+                reads = program.stage_reads[stratum]
+                fired = session.assert_fact({"t": STAGE, "s": stratum,
+                                             **{k: v for k, v in fields.items() if k in reads}})
                 if sentinel_name(stratum) not in fired:
                     raise EngineDisagreement(f"durable_rules did not evaluate stage {stratum} for '{entity.id}'")
                 decided: dict[str, str] = {}
