@@ -7,7 +7,7 @@ evaluation agrees with the decision durable_rules made.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from enum import Enum
 from typing import Any, Mapping
 
@@ -91,6 +91,30 @@ class ConclusionTrail:
     scale: tuple[str, ...] = ()  # every outcome the conclusion can reach, best first, undetermined last
 
 
+def _builder(cls):
+    """A constructor for the frozen dataclass ``cls`` that fills the instance's fields in one
+    step. The generated ``__init__`` sets every field through ``object.__setattr__`` (about
+    2 µs for a TrailNode); an entity's trails hold some 150 nodes and reads, so building them
+    that way was most of the cost of a trail. Keyword arguments only; same objects, same
+    equality (tests/test_speed_paths.py checks them against the generated ``__init__``)."""
+    defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    new = object.__new__
+
+    def build(**values):
+        built = new(cls)
+        state = built.__dict__
+        state.update(defaults)
+        state.update(values)
+        return built
+    return build
+
+
+_node = _builder(TrailNode)
+_read = _builder(FactRead)
+_conclusion_trail = _builder(ConclusionTrail)
+_rule = _builder(RuleRef)
+
+
 def deciding_children(kind: str, value: Truth, values: list[Truth]) -> set[int]:
     """Indexes of the children (given by their values) that decided a node's ``value``."""
     if kind == "not":
@@ -101,8 +125,7 @@ def deciding_children(kind: str, value: Truth, values: list[Truth]) -> set[int]:
 
 
 def combine(kind: str, values: list[Truth], count: int | None = None) -> Truth:
-    trues = sum(v is Truth.TRUE for v in values)
-    falses = sum(v is Truth.FALSE for v in values)
+    trues, falses = values.count(Truth.TRUE), values.count(Truth.FALSE)
     if kind == "all":
         return Truth.FALSE if falses else Truth.TRUE if trues == len(values) else Truth.UNKNOWN
     if kind == "any":
@@ -166,10 +189,11 @@ class TrailBuilder:
             else:
                 root = self.node(c.condition, deciding=True)
                 outcome = outcome_of(c.kind, root.value)
-            self._done[conclusion_id] = ConclusionTrail(
+            self._done[conclusion_id] = _conclusion_trail(
                 conclusion=c.id, name=c.name, kind=c.kind, value=root.value, outcome=outcome,
                 description=c.description,
-                rule=RuleRef(c.id, c.version, c.file, c.line, c.effective, c.owner, c.sha256),
+                rule=_rule(id=c.id, version=c.version, file=c.file, line=c.line, effective=c.effective,
+                           owner=c.owner, sha256=c.sha256),
                 cite=c.cite, root=root, scale=c.outcomes,
             )
         return self._done[conclusion_id]
@@ -189,7 +213,7 @@ class TrailBuilder:
         children = tuple(self.node(level.condition, i < deciding, level=level.outcome)
                          for i, level in enumerate(c.levels))
         value = Truth.UNKNOWN if outcome == m.UNDETERMINED else Truth.TRUE
-        root = TrailNode(id=c.id, kind="levels", description=c.description, cite=c.cite, value=value,
+        root = _node(id=c.id, kind="levels", description=c.description, cite=c.cite, value=value,
                          deciding=True, children=children, level=outcome)
         return root, outcome
 
@@ -233,8 +257,8 @@ class TrailBuilder:
         fact = self.entity.facts.get(name)
         spec = self.facts[name]
         if fact is None:
-            return FactRead(name, spec.type, known=False, unit=spec.unit)
-        return FactRead(name, spec.type, known=True, value=fact.value, unit=spec.unit, evidence=fact.evidence)
+            return _read(name=name, type=spec.type, known=False, unit=spec.unit)
+        return _read(name=name, type=spec.type, known=True, value=fact.value, unit=spec.unit, evidence=fact.evidence)
 
     def node(self, node: m.Condition, deciding: bool, level: str | None = None) -> TrailNode:
         common = dict(id=node.id, description=node.description, cite=node.cite, deciding=deciding,
@@ -242,16 +266,16 @@ class TrailBuilder:
         if isinstance(node, m.Comparison):
             read = self.read(node.fact)
             other = self.read(node.other_fact) if node.other_fact else None
-            return TrailNode(kind="compare", fact=read, op=node.op,
-                             threshold=None if other else node.value, other=other, **common)
+            return _node(kind="compare", fact=read, op=node.op,
+                         threshold=None if other else node.value, other=other, **common)
         if isinstance(node, m.ConclusionRef):
-            return TrailNode(kind="conclusion", conclusion=self.trail(node.conclusion), outcomes=node.outcomes,
-                             **common)
+            return _node(kind="conclusion", conclusion=self.trail(node.conclusion), outcomes=node.outcomes,
+                         **common)
         kind, count = _KINDS[type(node)], getattr(node, "count", None)
         children = m.children_of(node)
         chosen = deciding_children(kind, common["value"], [self.value(child) for child in children])
-        return TrailNode(kind=kind, count=count, **common,
-                         children=tuple(self.node(child, i in chosen) for i, child in enumerate(children)))
+        return _node(kind=kind, count=count, **common,
+                     children=tuple(self.node(child, i in chosen) for i, child in enumerate(children)))
 
 
 _KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
