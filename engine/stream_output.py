@@ -69,15 +69,15 @@ def csv_columns(kb) -> tuple[str, ...]:
 
 
 def render_csv(kb, result) -> str:
+    from explain.portfolio import csv_row
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     with_agreement = recorded_badges.declared(kb)
     for d in result.decisions:
-        c = d.conclusion
-        row = [result.entity.id, result.entity.name, result.entity.source, c.id, c.name, c.kind, d.outcome,
-               c.id, c.version, c.file, c.line]
+        row = csv_row(result, d)
         if with_agreement:
-            row.append(recorded_badges.agreement(result.entity, c, d.outcome) or "")
+            row.append(recorded_badges.agreement(result.entity, d.conclusion, d.outcome) or "")
         writer.writerow(row)
     return buffer.getvalue()
 

@@ -50,15 +50,20 @@ def to_json(kb, results) -> str:
     return json.dumps(results_data(kb, results), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
+def csv_row(result, decision) -> list:
+    """One decision as a row of ``CSV_COLUMNS``."""
+    c = decision.conclusion
+    return [result.entity.id, result.entity.name, result.entity.source, c.id, c.name, c.kind, decision.outcome,
+            c.id, c.version, c.file, c.line]
+
+
 def to_csv(kb, results) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in results:
         for d in r.decisions:
-            c = d.conclusion
-            writer.writerow([r.entity.id, r.entity.name, r.entity.source, c.id, c.name, c.kind, d.outcome,
-                             c.id, c.version, c.file, c.line])
+            writer.writerow(csv_row(r, d))
     return buffer.getvalue()
 
 
