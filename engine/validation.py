@@ -47,6 +47,10 @@ def check_schema(document: Document, schema_name: str, collector: Collector) -> 
     if conforms(schema_name, document.data):  # generated validators: microseconds (engine/fast_schema.py)
         return True
     errors = sorted(_validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path)))
+    # jsonschema reports each missing key of a mapping as an error of its own, and ``_report``
+    # names every missing key of that mapping: one error per mapping is enough
+    errors = [e for i, e in enumerate(errors) if e.validator != "required" or not any(
+        o.validator == "required" and o.absolute_path == e.absolute_path for o in errors[:i])]
     for error in errors:
         before = len(collector.items)
         _report(document, error, collector)

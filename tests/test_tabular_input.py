@@ -125,6 +125,8 @@ BAD_JSONL = [
     ("string-where-a-number-belongs", '\n{"kind": "partner", "id": "a", "name": "A", "facts": {"share_poor": "45%"}}\n',
      ["p.jsonl:2:69: BD302 'share_poor' must be a number, found '45%'; write 0.45 for 45%"]),
     ("missing-name", '{"kind": "partner", "id": "a", "facts": {}}\n', ["p.jsonl:1:1: BD101 missing required key 'name'"]),
+    ("two-keys-missing-each-said-once", '{"kind": "partner", "id": "a"}\n',
+     ["p.jsonl:1:1: BD101 missing required key 'facts'", "p.jsonl:1:1: BD101 missing required key 'name'"]),
     ("nan", '{"kind": "partner", "id": "a", "name": "A", "facts": {"loan_size": NaN}}\n',
      ["p.jsonl:1:68: BD302 'loan_size' must be a number, found 'NaN'"]),
 ]
