@@ -75,7 +75,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     "BD401": (Severity.ERROR, "rule test names an unknown conclusion or node"),
     "BD402": (Severity.ERROR, "rule test expectation does not fit the conclusion"),
     # command line
-    "BD501": (Severity.ERROR, "unknown badge or conclusion"),
     "BD502": (Severity.ERROR, "knowledge base cannot be read at that git revision"),
     "BD503": (Severity.ERROR, "report file cannot be written"),
     "BD504": (Severity.ERROR, "schema files cannot be written"),

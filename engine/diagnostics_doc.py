@@ -91,7 +91,6 @@ ADVICE = {
     "BD703": "Fix the field named in the message (Kiva's format for it is given).",
     "BD704": "The field is not part of Kiva's partner record and is ignored; remove it or check its spelling.",
     "BD705": "Choose an output folder that can be created and written.",
-    "BD501": "Use a badge or conclusion id from the knowledge base.",
     "BD502": "Check the revision (`git log -- KB_DIR`) and that the folder is inside a git repository.",
     "BD503": "Write the report into a folder that exists and that you may write to (`--out`).",
 }

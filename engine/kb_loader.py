@@ -168,7 +168,7 @@ class _Linker:
             if bounds and None not in bounds and bounds[0] > bounds[1]:
                 self.collector.add(document.at(("facts", i, "range")), "BD215", "range minimum exceeds its maximum")
             spec = m.FactSpec(item["name"], kind, item["description"], item["question"], item.get("unit"),
-                              values, bounds, where)
+                              values, bounds, where, item.get("context", False))
             if spec.name in known and (known[spec.name].type, known[spec.name].values) != (kind, values):
                 self.collector.add(where, "BD215",
                                    f"fact '{spec.name}' is declared differently by another '{entity}' pack")

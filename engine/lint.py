@@ -383,11 +383,11 @@ def _unused(kb: m.KnowledgeBase, packs, conclusions: dict[str, m.Conclusion]) ->
                                     f"'conclusion: {c.id}' or delete the file", subject=c.id))
     for pack in packs:
         for spec in pack.facts.values():
-            if spec.type != "text" and spec.name not in read:
+            if spec.type != "text" and not spec.context and spec.name not in read:
                 found.append(Diagnostic(spec.location, "BD253",
                                         f"fact '{spec.name}' is not read by any rule of a '{pack.entity}'; "
-                                        "use it in a condition, make it a 'text' fact if it is only evidence, "
-                                        "or remove it", subject=spec.name))
+                                        "use it in a condition, mark it 'context: true' if it is recorded "
+                                        "only for context and reports, or remove it", subject=spec.name))
     return found
 
 

@@ -107,6 +107,7 @@ class FactSpec:
     values: tuple[str, ...] | None
     range: tuple[float | None, float | None] | None
     location: Location
+    context: bool = False  # recorded for context and reports; no rule is expected to read it
 
 
 @dataclass(frozen=True)

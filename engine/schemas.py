@@ -123,6 +123,8 @@ FACT_SCHEMA_FILE = {
                     "values": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _ENUM_VALUE},
                     "range": {"type": "array", "minItems": 2, "maxItems": 2,
                               "items": {"type": ["number", "null"]}},
+                    "context": {"type": "boolean",
+                                "description": "recorded for context, reports and comparisons; no rule reads it"},
                 },
             },
         }
