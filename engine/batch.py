@@ -177,8 +177,25 @@ def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, 
     yield from _in_pool(itertools.chain([first, second], chunks), kb, render, jobs, pack)
 
 
+def _one_malloc_arena() -> None:
+    """Ask glibc for a single malloc arena in this process.
+
+    glibc gives each thread an arena of its own; the pool's thread unpickles the results
+    and this thread frees them, which fragments that arena, and the main process then
+    grew with the input (about 100 bytes per entity: +19% from 10,000 to 100,000). With
+    one arena it stays flat. Elsewhere than glibc there is nothing to do.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX = 1
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
              pack: str | None) -> Iterator[Outcome]:
+    _one_malloc_arena()
     methods = multiprocessing.get_all_start_methods()
     method = "fork" if "fork" in methods else "spawn"
     inherited = kb if method == "fork" else kb.root
@@ -251,7 +268,7 @@ class UniqueIds:
         try:
             self._folder = tempfile.TemporaryDirectory(prefix="badges-ids-")
             self._db = sqlite3.connect(os.path.join(self._folder.name, "ids.sqlite"), isolation_level=None)
-            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1024"):  # scratch data
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -256"):  # scratch data
                 self._db.execute(f"PRAGMA {pragma}")
             self._db.execute("CREATE TABLE ids (kind TEXT, id TEXT, path TEXT, line INTEGER, PRIMARY KEY (kind, id))"
                              " WITHOUT ROWID")
