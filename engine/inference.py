@@ -1,11 +1,11 @@
 """Run conclusions for entities on durable_rules and pair each decision with its trail."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from explain.trail import ConclusionTrail, TrailBuilder, Truth
+from explain.trail import ConclusionTrail, LazyTrails, TrailBuilder, Truth
 
 from . import model as m
 from .compiler import STAGE, Program, compile_program, conclusion_field, decided_value, sentinel_name
@@ -20,14 +20,17 @@ class EngineDisagreement(RuntimeError):
 
 @dataclass(frozen=True)
 class Decision:
+    """One reported conclusion for one entity; its trail is built when first asked for."""
+
     entity: m.Entity
     conclusion: m.Conclusion
     value: Truth
-    trail: ConclusionTrail
+    outcome: str
+    trails: Mapping[str, ConclusionTrail] = field(repr=False, compare=False)
 
     @property
-    def outcome(self) -> str:
-        return self.trail.outcome
+    def trail(self) -> ConclusionTrail:
+        return self.trails[self.conclusion.id]
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,12 @@ class EntityResult:
     entity: m.Entity
     decisions: tuple[Decision, ...]  # reported conclusions, in knowledge-base order
     outcomes: Mapping[str, str]  # every conclusion's outcome as durable_rules decided it, derived ones too
-    trails: Mapping[str, ConclusionTrail]
+    trails: LazyTrails  # conclusion id -> trail, built on first use
 
     @property
     def values(self) -> Mapping[str, Truth]:
         """Each conclusion's value: true/false for two-valued kinds; a graded one is true once determined."""
-        return {cid: trail.value for cid, trail in self.trails.items()}
+        return {cid: self.trails.outcome(cid)[0] for cid in self.trails}
 
 
 class Engine:
@@ -113,15 +116,17 @@ class Engine:
         program, _ = self.program(entity.kind)
         outcomes = self.decide(entity)
         conclusions = {c.id: c for c in program.conclusions}
+        # the explanation's own evaluation of every node must reach what durable_rules decided
         builder = TrailBuilder(entity, conclusions, program.facts)
-        trails = {cid: builder.trail(cid) for cid in conclusions}
-        wrong = [f"{cid}: durable_rules says {outcomes[cid]}, the trail says {trails[cid].outcome}"
-                 for cid in conclusions if outcomes[cid] != trails[cid].outcome]
+        explained = {cid: builder.outcome(cid) for cid in conclusions}
+        wrong = [f"{cid}: durable_rules says {outcomes[cid]}, the trail says {explained[cid][1]}"
+                 for cid in conclusions if outcomes[cid] != explained[cid][1]]
         if wrong:
             raise EngineDisagreement(f"decision and explanation disagree for '{entity.id}': " + "; ".join(wrong))
-        decisions = tuple(Decision(entity, c, trails[c.id].value, trails[c.id])
+        trails = LazyTrails(builder, tuple(conclusions))
+        decisions = tuple(Decision(entity, c, explained[c.id][0], outcomes[c.id], trails)
                           for c in program.conclusions if c.is_reported)
-        return EntityResult(entity, decisions, m.frozen_map(outcomes), m.frozen_map(trails))
+        return EntityResult(entity, decisions, m.frozen_map(outcomes), trails)
 
     def evaluate_all(self, entities: Iterable[m.Entity]) -> list[EntityResult]:
         return [self.evaluate(entity) for entity in entities]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
 from enum import Enum
+from collections import abc
 from typing import Any, Mapping
 
 from engine import model as m
@@ -171,7 +172,11 @@ def compare(op: str, value: Any, threshold: Any) -> bool:
 
 
 class TrailBuilder:
-    """Evaluates conclusions for one entity, memoising derived conclusions."""
+    """Evaluates conclusions for one entity, memoising node values and trails.
+
+    ``outcome`` answers from node values alone; ``trail`` builds the explanation, which
+    only outputs that show it need (see ``LazyTrails``).
+    """
 
     def __init__(self, entity: m.Entity, conclusions: Mapping[str, m.Conclusion],
                  facts: Mapping[str, m.FactSpec]):
@@ -180,17 +185,29 @@ class TrailBuilder:
         self.facts = facts
         self._done: dict[str, ConclusionTrail] = {}
         self._values: dict[int, Truth] = {}  # id(condition node) -> its value for this entity
+        self._outcomes: dict[str, tuple[Truth, str]] = {}
+
+    def outcome(self, conclusion_id: str) -> tuple[Truth, str]:
+        """(value, outcome) of a conclusion, without building its trail: what decisions need."""
+        found = self._outcomes.get(conclusion_id)
+        if found is None:
+            c = self.conclusions[conclusion_id]
+            if c.levels:
+                outcome, _ = _level_reached(c, [self.value(level.condition) for level in c.levels])
+                found = (Truth.UNKNOWN if outcome == m.UNDETERMINED else Truth.TRUE, outcome)
+            else:
+                value = self.value(c.condition)
+                found = (value, outcome_of(c.kind, value))
+            self._outcomes[conclusion_id] = found
+        return found
 
     def trail(self, conclusion_id: str) -> ConclusionTrail:
         if conclusion_id not in self._done:
             c = self.conclusions[conclusion_id]
-            if c.levels:
-                root, outcome = self.levels(c)
-            else:
-                root = self.node(c.condition, deciding=True)
-                outcome = outcome_of(c.kind, root.value)
+            value, outcome = self.outcome(conclusion_id)
+            root = self.levels(c) if c.levels else self.node(c.condition, deciding=True)
             self._done[conclusion_id] = _conclusion_trail(
-                conclusion=c.id, name=c.name, kind=c.kind, value=root.value, outcome=outcome,
+                conclusion=c.id, name=c.name, kind=c.kind, value=value, outcome=outcome,
                 description=c.description,
                 rule=_rule(id=c.id, version=c.version, file=c.file, line=c.line, effective=c.effective,
                            owner=c.owner, sha256=c.sha256),
@@ -198,24 +215,14 @@ class TrailBuilder:
             )
         return self._done[conclusion_id]
 
-    def levels(self, c: m.Conclusion) -> tuple["TrailNode", str]:
-        """A graded conclusion: the first level that holds, if every level before it does not."""
-        values = [self.value(level.condition) for level in c.levels]
-        first = next((i for i, v in enumerate(values) if v is not Truth.FALSE), None)
-        if first is None:
-            outcome, deciding = c.otherwise, len(values)
-        elif values[first] is Truth.TRUE:
-            outcome, deciding = c.levels[first].outcome, first + 1
-        else:
-            # an earlier level might still hold: the levels up to the first that holds decide it
-            reached = next((i for i, v in enumerate(values) if v is Truth.TRUE), len(values) - 1)
-            outcome, deciding = m.UNDETERMINED, reached + 1
+    def levels(self, c: m.Conclusion) -> "TrailNode":
+        """A graded conclusion's root: its level trees, those that decided it marked."""
+        outcome, deciding = _level_reached(c, [self.value(level.condition) for level in c.levels])
         children = tuple(self.node(level.condition, i < deciding, level=level.outcome)
                          for i, level in enumerate(c.levels))
         value = Truth.UNKNOWN if outcome == m.UNDETERMINED else Truth.TRUE
-        root = _node(id=c.id, kind="levels", description=c.description, cite=c.cite, value=value,
-                         deciding=True, children=children, level=outcome)
-        return root, outcome
+        return _node(id=c.id, kind="levels", description=c.description, cite=c.cite, value=value,
+                     deciding=True, children=children, level=outcome)
 
     def value(self, node: m.Condition) -> Truth:
         """A node's value, computed once per entity: nodes are built knowing their children's."""
@@ -225,7 +232,7 @@ class TrailBuilder:
             if isinstance(node, m.Comparison):
                 found = self._compare(node)
             elif isinstance(node, m.ConclusionRef):
-                found = self._reference(node, self.trail(node.conclusion))
+                found = self._reference(node, *self.outcome(node.conclusion))
             else:
                 found = combine(_KINDS[type(node)], [self.value(c) for c in m.children_of(node)],
                                 getattr(node, "count", None))
@@ -246,12 +253,12 @@ class TrailBuilder:
         return Truth.TRUE if compare(node.op, fact.value, threshold) else Truth.FALSE
 
     @staticmethod
-    def _reference(node: m.ConclusionRef, sub: "ConclusionTrail") -> Truth:
+    def _reference(node: m.ConclusionRef, value: Truth, outcome: str) -> Truth:
         if node.outcomes is None:
-            return sub.value
-        if sub.outcome == m.UNDETERMINED:
+            return value
+        if outcome == m.UNDETERMINED:
             return Truth.UNKNOWN
-        return Truth.TRUE if sub.outcome in node.outcomes else Truth.FALSE
+        return Truth.TRUE if outcome in node.outcomes else Truth.FALSE
 
     def read(self, name: str) -> FactRead:
         fact = self.entity.facts.get(name)
@@ -281,6 +288,19 @@ class TrailBuilder:
 _KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
 
 
+def _level_reached(c: m.Conclusion, values: list[Truth]) -> tuple[str, int]:
+    """A graded conclusion's outcome from its levels' values, and how many levels decided it:
+    the first level that holds, if every level before it does not."""
+    first = next((i for i, v in enumerate(values) if v is not Truth.FALSE), None)
+    if first is None:
+        return c.otherwise, len(values)
+    if values[first] is Truth.TRUE:
+        return c.levels[first].outcome, first + 1
+    # an earlier level might still hold: the levels up to the first that holds decide it
+    reached = next((i for i, v in enumerate(values) if v is Truth.TRUE), len(values) - 1)
+    return m.UNDETERMINED, reached + 1
+
+
 def deciding_nodes(node: TrailNode):
     """``node`` and every node on its deciding paths, through derived conclusions, in tree order."""
     yield node
@@ -300,3 +320,26 @@ def unknown_facts(trail: ConclusionTrail) -> list[str]:
     """Unknown facts on the deciding paths, in tree order: what would decide it."""
     reads = (read for node in deciding_nodes(trail.root) for read in (node.fact, node.other))
     return list(dict.fromkeys(read.name for read in reads if read is not None and not read.known))
+
+
+class LazyTrails(abc.Mapping):
+    """Conclusion id -> trail, each built on first use: a table or CSV row needs none."""
+
+    def __init__(self, builder: TrailBuilder, ids: tuple[str, ...]):
+        self._builder = builder
+        self._ids = ids
+
+    def __getitem__(self, conclusion_id: str) -> ConclusionTrail:
+        if conclusion_id not in self._builder.conclusions:
+            raise KeyError(conclusion_id)
+        return self._builder.trail(conclusion_id)
+
+    def __iter__(self):
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def outcome(self, conclusion_id: str) -> tuple[Truth, str]:
+        """(value, outcome) without building the trail."""
+        return self._builder.outcome(conclusion_id)
