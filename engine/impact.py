@@ -64,22 +64,23 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.E
     dropped: list[tuple[str, tuple[str, ...]]] = []
     with Engine(old_kb) as old_engine, Engine(new_kb) as new_engine:
         for entity in entities:
-            new_trails = _reported(new_engine.evaluate(entity))
+            new_decisions = _reported(new_engine.evaluate(entity))
             old_entity, lost = rebase(entity, old_kb)
             if lost:
                 dropped.append((entity.id, lost))
-            old_trails = _reported(old_engine.evaluate(old_entity)) if old_kb.packs_for(entity.kind) else {}
-            for cid in list(new_trails) + [c for c in old_trails if c not in new_trails]:
-                old, new = old_trails.get(cid), new_trails.get(cid)
+            old_decisions = _reported(old_engine.evaluate(old_entity)) if old_kb.packs_for(entity.kind) else {}
+            for cid in list(new_decisions) + [c for c in old_decisions if c not in new_decisions]:
+                old, new = old_decisions.get(cid), new_decisions.get(cid)
                 before = old.outcome if old else ABSENT
                 after = new.outcome if new else ABSENT
-                if before != after:
-                    changes.append(Change(entity, cid, (new or old).name, before, after, node_changes(old, new)))
+                if before != after:  # only then are the two trails built and compared
+                    changes.append(Change(entity, cid, (new or old).conclusion.name, before, after,
+                                          node_changes(old and old.trail, new and new.trail)))
     return Impact(old_kb, new_kb, len(entities), tuple(changes), tuple(dropped))
 
 
 def _reported(result) -> dict:
-    return {d.conclusion.id: d.trail for d in result.decisions}
+    return {d.conclusion.id: d for d in result.decisions}
 
 
 def node_changes(old, new) -> tuple[NodeChange, ...]:
