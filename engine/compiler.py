@@ -241,9 +241,6 @@ class Program:
         return {**encode_entity(entity, self.facts, self.read_facts, self.read_members), **self.group_fields}
 
 
-CompileError = LimitError  # the knowledge base cannot be expressed within durable_rules' limits
-
-
 def sentinel_name(stage: int) -> str:
     return f"z{stage}"
 
@@ -306,7 +303,7 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
     forwarded = frozenset(c.id for c in order if conclusion_field(c.id) in read)
     fields = len(read) + 3  # and t, s, sid
     if fields > MAX_FIELDS:
-        raise CompileError(f"the '{entity}' packs need {fields} fields in one durable_rules fact; "
+        raise LimitError(f"the '{entity}' packs need {fields} fields in one durable_rules fact; "
                            f"durable_rules allows at most {MAX_FIELDS}")
     return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition),
                    m.frozen_map(names), read_facts, m.frozen_map(read_members), m.frozen_map(group_fields),
