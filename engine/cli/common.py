@@ -41,10 +41,12 @@ def console(buffer: io.StringIO, piped_width: int = 100):
                    highlight=False, soft_wrap=False)
 
 
-def unknown_choice(what: str, name: str, choices) -> UsageError:
-    """A usage error for an unknown name, with the closest known one."""
+def unknown_choice(what: str, name: str, choices, shown=None, more: str = "") -> UsageError:
+    """A usage error for an unknown name, with the closest of ``choices`` and a list of
+    ``shown`` (all the choices unless given; ``more`` says what the list leaves out)."""
     from engine.diagnostics import did_you_mean
 
     hint = did_you_mean(name, choices)
+    listed = sorted(choices if shown is None else shown)
     return UsageError(f"unknown {what} '{name}'" + (f" (did you mean '{hint}'?)" if hint else "")
-                      + f"; choose from: {', '.join(sorted(choices))}")
+                      + f"; choose from: {', '.join(listed)}{more}")

@@ -39,10 +39,14 @@ def run(args) -> tuple[str, int]:
 
     kb = load_kb(args.kb)
     entity = _one_entity(args.facts, kb)
-    known = {cid for p in kb.packs_for(entity.kind) for cid in p.conclusions}
+    conclusions = [c for p in kb.packs_for(entity.kind) for c in p.conclusions.values()]
+    known = {c.id for c in conclusions}
     if args.conclusion not in known:
+        reported = [c.id for c in conclusions if c.is_reported]
+        derived = len(known) - len(reported)
         article = "an" if entity.kind[:1] in "aeiou" else "a"
-        raise unknown_choice(f"badge or conclusion for {article} {entity.kind}", args.conclusion, known)
+        raise unknown_choice(f"badge or conclusion for {article} {entity.kind}", args.conclusion, known, reported,
+                             f" (or one of {derived} derived conclusions)" if derived else "")
     from explain import render_qualify
     from explain.counterfactual import Counterfactuals
 
