@@ -12,6 +12,7 @@ conclusions in strata < k, which the engine asserts into the stage-k fact.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
@@ -230,6 +231,11 @@ class Program:
     forwarded: frozenset[str]  # conclusions whose values later stages read
     stage_reads: tuple[frozenset[str], ...] = ()  # per stage: the fields its rules read (only these are sent)
 
+    @functools.cached_property
+    def by_id(self) -> Mapping[str, m.Conclusion]:
+        """The conclusions by id, in the same order (built once, not per entity)."""
+        return m.frozen_map({c.id: c for c in self.conclusions})
+
     def fresh_definition(self) -> dict:
         """A deep copy: durable_rules' Python layer mutates what it is given."""
         import copy
@@ -299,9 +305,9 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
         names[sentinel_name(k)] = RuleName()
     strata = tuple(tuple(c.id for c in order if decided_at[c.id] == k) for k in range(depth))
     read_facts, read_members = _reads(order)
-    read = set().union(*(fields_read(d["all"][0]["m"]) for d in definition.values()))
+    read = set().union(*stage_reads)  # every field some rule reads (t and s among them)
     forwarded = frozenset(c.id for c in order if conclusion_field(c.id) in read)
-    fields = len(read) + 3  # and t, s, sid
+    fields = len(read | {"t", "s"}) + 1  # and sid
     if fields > MAX_FIELDS:
         raise LimitError(f"the '{entity}' packs need {fields} fields in one durable_rules fact; "
                            f"durable_rules allows at most {MAX_FIELDS}")

@@ -80,7 +80,7 @@ class Engine:
         program, ruleset = self.program(entity.kind)
         self._serial += 1
         fields = program.encode(entity)
-        conclusions = {c.id: c for c in program.conclusions}
+        conclusions = program.by_id
         outcomes: dict[str, str] = {}
         with ruleset.session(str(self._serial)) as session:
             for stratum, members in enumerate(program.strata):
@@ -115,7 +115,7 @@ class Engine:
         """Decide every conclusion on durable_rules, build the trails, and check they agree."""
         program, _ = self.program(entity.kind)
         outcomes = self.decide(entity)
-        conclusions = {c.id: c for c in program.conclusions}
+        conclusions = program.by_id
         # the explanation's own evaluation of every node must reach what durable_rules decided
         builder = TrailBuilder(entity, conclusions, program.facts)
         explained = {cid: builder.outcome(cid) for cid in conclusions}
