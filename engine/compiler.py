@@ -6,22 +6,32 @@ whose condition holds exactly when the tree is *true* and one exactly when it is
 durable_rules comparison fail, so a fact that is absent leaves both rules silent,
 which is what unknown needs.
 
-Facts are encoded into one flat "stage" fact per entity (see ``encode_entity``).
-Derived conclusions are stratified: a conclusion in stratum k reads the values of
-conclusions in strata < k, which the engine asserts into the stage-k fact.
+Facts are encoded into one flat "stage" fact per entity and stage (see
+``engine.stage_facts``). Derived conclusions are stratified: a conclusion in stratum k
+reads the values of conclusions in strata < k, which the engine asserts into the
+stage-k fact.
+
+Rules are compiled with readable field names (``f_<fact>``, ``d_<conclusion>``) and then
+renamed to the shortest names available (``a``, ``b``, ... ``aa``): durable_rules hashes
+every field name of every fact it is given and copies the whole fact into the message of
+every action that fires, so long names cost time on every entity. ``Program.field_names``
+keeps the readable name of each.
 """
 from __future__ import annotations
 
 import functools
+import itertools
+import string
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from . import model as m
 from .rule_limits import MAX_FIELDS, ExpressionBudget, LimitError, group_tests
 
-STAGE = "stage"
+STAGE_FIELD = "s"  # every stage fact's stage number, the first test of every rule
+RESERVED_FIELDS = frozenset({STAGE_FIELD, "sid", "id"})  # durable_rules reads sid and id itself
 
 
 def fact_field(name: str) -> str:
@@ -45,27 +55,6 @@ def encode_scalar(spec_type: str, value: Any):
     if spec_type in ("number", "percentage"):
         return float(value)
     return value  # integer, enum
-
-
-def encode_entity(entity: m.Entity, facts: Mapping[str, m.FactSpec], read: frozenset[str] | None = None,
-                  members: Mapping[str, tuple[str, ...]] | None = None) -> dict:
-    """Flat field -> value mapping for one entity; unknown facts are simply left out.
-
-    ``read`` and ``members`` narrow it to the facts (and list values) rules test.
-    """
-    fields: dict[str, Any] = {}
-    for name, fact in entity.facts.items():
-        spec = facts[name]
-        if spec.type == "text" or (read is not None and name not in read):
-            continue
-        if spec.type == "enum_list":
-            present = set(fact.value)
-            wanted = spec.values if members is None else members.get(name, ())
-            for value in wanted:
-                fields[member_field(name, value)] = 1 if value in present else 0
-        else:
-            fields[fact_field(name)] = encode_scalar(spec.type, fact.value)
-    return fields
 
 
 def _join(op: str, parts: list) -> dict:
@@ -179,9 +168,8 @@ class TreeCompiler:
 
 @dataclass(frozen=True)
 class RuleName:
-    """What a durable_rules rule stands for: one outcome of one conclusion, a part of a
-    condition too large for one rule (it sets ``sets_field`` for later stages), or a
-    stage's sentinel (everything None)."""
+    """What a durable_rules rule stands for: one outcome of one conclusion, or a part of a
+    condition too large for one rule (it sets ``sets_field`` for later stages)."""
 
     conclusion: str | None = None
     outcome: str | None = None
@@ -229,12 +217,26 @@ class Program:
     read_members: Mapping[str, tuple[str, ...]]  # enum_list fact -> the values some rule tests
     group_fields: Mapping[str, int]  # constant fields of every stage fact that rules' group tests read
     forwarded: frozenset[str]  # conclusions whose values later stages read
-    stage_reads: tuple[frozenset[str], ...] = ()  # per stage: the fields its rules read (only these are sent)
+    stage_reads: tuple[frozenset[str], ...]  # per stage: the fields its rules read (only these are sent)
+    field_names: Mapping[str, str]  # readable field name -> the short one rules use
 
     @functools.cached_property
     def by_id(self) -> Mapping[str, m.Conclusion]:
         """The conclusions by id, in the same order (built once, not per entity)."""
         return m.frozen_map({c.id: c for c in self.conclusions})
+
+    @functools.cached_property
+    def rule_actions(self) -> Mapping[str, tuple[str | None, str | None, str | None]]:
+        """Rule name -> (conclusion, outcome, field it sets): ``rule_names`` as plain tuples, read per action."""
+        return {name: (meaning.conclusion, meaning.outcome, meaning.sets_field)
+                for name, meaning in self.rule_names.items()}
+
+    @functools.cached_property
+    def stage_facts(self):
+        """How an entity becomes each stage's fact (built once, not per entity)."""
+        from .stage_facts import StageFacts
+
+        return StageFacts(self)
 
     def fresh_definition(self) -> dict:
         """A deep copy: durable_rules' Python layer mutates what it is given."""
@@ -242,13 +244,29 @@ class Program:
 
         return copy.deepcopy(dict(self.definition))
 
-    def encode(self, entity: m.Entity) -> dict:
-        """The entity's facts as fields of the stage fact; unknown facts are left out."""
-        return {**encode_entity(entity, self.facts, self.read_facts, self.read_members), **self.group_fields}
+
+def short_names() -> Iterator[str]:
+    """a, b, ..., z, aa, ab, ...: the shortest field names, less those reserved."""
+    for length in itertools.count(1):
+        for letters in itertools.product(string.ascii_lowercase, repeat=length):
+            name = "".join(letters)
+            if name not in RESERVED_FIELDS:
+                yield name
 
 
-def sentinel_name(stage: int) -> str:
-    return f"z{stage}"
+def renamed(expression, names: Mapping[str, str]):
+    """``expression`` with every field it reads renamed by ``names``."""
+    if isinstance(expression, list):
+        return [renamed(item, names) for item in expression]
+    out = {}
+    for key, value in expression.items():
+        if key.startswith("$"):  # {"$and": [...]}, {"$or": [...]} or {op: {field: value}}
+            out[key] = renamed(value, names)
+        elif isinstance(value, dict):  # {field: {"$m": other field}}
+            out[names[key]] = {"$m": names[value["$m"]]}
+        else:
+            out[names[key]] = value
+    return out
 
 
 def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
@@ -283,37 +301,39 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
         decided_at[conclusion.id] = stage
         ready[conclusion_field(conclusion.id)] = stage + 1
     depth = 1 + max((stage for stage, *_ in staged), default=-1)
-    definition: dict[str, dict] = {}
-    names: dict[str, RuleName] = {}
+    readable: dict[str, dict] = {}
+    meanings: dict[str, RuleName] = {}
     group_fields: dict[str, int] = {}
-    stage_reads: list[frozenset[str]] = []
+    stage_reads: list[set[str]] = []
     staged.sort(key=lambda item: (item[0], item[1]))
     for k in range(depth):
         here = [item for item in staged if item[0] == k]
         prefixes, fields = group_tests([expression for _, _, expression, _ in here])
         group_fields.update(fields)
         for (_, name, expression, meaning), prefix in zip(here, prefixes):
-            definition[name] = {"all": [{"m": _and([{"t": STAGE}, {"s": k}, *prefix, expression])}]}
-            names[name] = meaning
+            readable[name] = _and([{STAGE_FIELD: k}, *prefix, expression])
+            meanings[name] = meaning
         # A stage's fact carries only what its rules read: durable_rules parses every field
         # of every fact and echoes the whole fact with each action, so the rest is pure cost.
-        stage_reads.append(frozenset().union(*(fields_read(definition[name]["all"][0]["m"])
-                                               for _, name, _, _ in here)))
-        # Every stage fact matches its sentinel: durable_rules then never reports the
-        # fact as unhandled, and the sentinel firing proves the stage was evaluated.
-        definition[sentinel_name(k)] = {"pri": 1000, "all": [{"m": {"$and": [{"t": STAGE}, {"s": k}]}}]}
-        names[sentinel_name(k)] = RuleName()
-    strata = tuple(tuple(c.id for c in order if decided_at[c.id] == k) for k in range(depth))
-    read_facts, read_members = _reads(order)
-    read = set().union(*stage_reads)  # every field some rule reads (t and s among them)
-    forwarded = frozenset(c.id for c in order if conclusion_field(c.id) in read)
-    fields = len(read | {"t", "s"}) + 1  # and sid
+        stage_reads.append(set().union(*(fields_read(readable[name]) for _, name, _, _ in here)))
+    read = set().union(*stage_reads)  # every field some rule reads (the stage number among them)
+    fields = len(read | {STAGE_FIELD}) + 1  # and sid
     if fields > MAX_FIELDS:
         raise LimitError(f"the '{entity}' packs need {fields} fields in one durable_rules fact; "
-                           f"durable_rules allows at most {MAX_FIELDS}")
+                         f"durable_rules allows at most {MAX_FIELDS}")
+    names = dict(zip(sorted(read - {STAGE_FIELD}), short_names()))
+    names[STAGE_FIELD] = STAGE_FIELD
+    definition = {name: {"all": [{"m": renamed(expression, names)}]} for name, expression in readable.items()}
+    rule_names = {name: RuleName(meaning.conclusion, meaning.outcome,
+                                 names.get(meaning.sets_field) if meaning.sets_field else None)
+                  for name, meaning in meanings.items()}
+    strata = tuple(tuple(c.id for c in order if decided_at[c.id] == k) for k in range(depth))
+    read_facts, read_members = _reads(order)
+    forwarded = frozenset(c.id for c in order if conclusion_field(c.id) in read)
     return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition),
-                   m.frozen_map(names), read_facts, m.frozen_map(read_members), m.frozen_map(group_fields),
-                   forwarded, tuple(stage_reads))
+                   m.frozen_map(rule_names), read_facts, m.frozen_map(read_members),
+                   m.frozen_map({names[f]: 1 for f in group_fields}), forwarded,
+                   tuple(frozenset(names[f] for f in reads) for reads in stage_reads), m.frozen_map(names))
 
 
 def _stage_of(expression: dict, ready: Mapping[str, int]) -> int:

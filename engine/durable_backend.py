@@ -6,8 +6,14 @@ behind the caller's back, keeps rulesets in a registry that can never be emptied
 mutates the dicts it is given, and catches exceptions raised in actions. Here:
 
 * one ruleset per compiled program, freed with ``close``;
-* one session per entity, deleted when the entity is done, so no entity ever sees
-  another's facts and the core's limit of 1,024 live sessions is never reached;
+* entities are evaluated one after another in one session (``Ruleset.entity``) that is
+  emptied after each: every fact an entity asserts is retracted before the next entity
+  starts, so no entity ever sees another's facts. A session costs the core about 8 KiB
+  per rule to create (it clears a frame index for every rule), more than evaluating
+  an entity does, so it is kept rather than made anew. If anything goes wrong while an
+  entity is in it, the session is thrown away and the next entity gets a fresh one;
+* ``Ruleset.session`` gives a session of its own, deleted on exit, for one-off use; the
+  core's limit of 1,024 live sessions per ruleset is checked before it is reached;
 * actions are only recorded (which rule fired), so an action can never fail
   silently; a rule whose ``$or`` has several true branches fires once per branch,
   and the recording is idempotent for that reason;
@@ -26,6 +32,10 @@ from typing import Iterator
 import durable_rules_engine as _core
 
 MAX_LIVE_SESSIONS = 1024  # hard limit of the C core, per ruleset
+HANDLED, NOT_HANDLED = 0, 1  # the core's result codes for a fact some rule matched, and one none did
+# A reused session opens with a marker fact that a rule of the backend's own matches: the core
+# crashes deleting a state whose first fact no rule handled, and the marker makes it handled.
+OPEN_RULE, OPEN_FIELD = "__open__", "_open"
 _names = itertools.count(1)
 
 
@@ -81,14 +91,19 @@ class Ruleset:
     def __init__(self, definition: dict, label: str = "badges"):
         self.name = f"{label}-{next(_names)}"
         self.live_sessions = 0
-        self.abandoned_sessions = 0  # states the core refused a fact for: never deleted, see ``session``
+        self.abandoned_sessions = 0  # states never deleted: see ``session`` and ``entity``
+        self._reused: ReusedSession | None = None
+        self._sessions_made = 0
+        rules = {**definition, OPEN_RULE: {"all": [{"m": {OPEN_FIELD: 1}}]}}
         try:
-            self._handle = _core.create_ruleset(self.name, to_json(definition))
+            self._handle = _core.create_ruleset(self.name, to_json(rules))
         except _core.error as error:
             raise DurableRulesError(f"durable_rules rejected the compiled ruleset: {error}") from None
 
     def close(self) -> None:
         if self._handle is not None:
+            if self._reused is not None:
+                self._discard(self._reused)
             _core.delete_ruleset(self._handle)
             self._handle = None
 
@@ -98,14 +113,17 @@ class Ruleset:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextmanager
-    def session(self, sid: str) -> Iterator["Session"]:
-        """A session for one entity; its state is deleted on exit, whatever happens."""
+    def _claim(self) -> None:
         if self._handle is None:
             raise DurableRulesError("ruleset is closed")
         if self.live_sessions + self.abandoned_sessions >= MAX_LIVE_SESSIONS:
             raise DurableRulesError(f"more than {MAX_LIVE_SESSIONS} live sessions in one ruleset")
         self.live_sessions += 1
+
+    @contextmanager
+    def session(self, sid: str) -> Iterator["Session"]:
+        """A session for one entity; its state is deleted on exit, whatever happens."""
+        self._claim()
         session = Session(self._handle, sid)
         try:
             yield session
@@ -118,6 +136,50 @@ class Ruleset:
                 self.abandoned_sessions += 1
             elif session.touched:
                 _core.delete_state(self._handle, sid)
+
+    @contextmanager
+    def entity(self) -> Iterator["ReusedSession"]:
+        """The session one entity is evaluated in, empty when it starts and emptied when it ends."""
+        if self._reused is None:
+            self._claim()
+            self._sessions_made += 1
+            try:
+                self._reused = ReusedSession(self._handle, f"reused-{self._sessions_made}")
+            except BaseException:
+                self.live_sessions -= 1
+                raise
+        session = self._reused
+        try:
+            yield session
+            session.clear()
+        except BaseException:
+            # an action left started, a fact half-handled: nothing of it may reach the next entity
+            self._discard(session)
+            raise
+
+    def _discard(self, session: "ReusedSession") -> None:
+        self._reused = None
+        self.live_sessions -= 1
+        try:
+            _core.delete_state(self._handle, session.sid)  # its marker fact was handled: safe to delete
+        except _core.error:
+            self.abandoned_sessions += 1
+
+
+def _drain(handle, state_handle) -> list[str]:
+    """Run every action pending in a state; the names of the rules that fired, in order."""
+    fired: list[str] = []
+    try:
+        pending = _core.start_action_for_state(handle, state_handle)
+        while pending:
+            # the message is {"<rule name>":{"m":{...the fact...}}}: our rule names need no escaping
+            fired.append(pending[1][2:pending[1].index('"', 2)])
+            following = _core.complete_and_start_action(handle, state_handle)
+            pending = (None, following) if following else None
+    except _core.error as error:
+        _core.abandon_action(handle, state_handle)
+        raise DurableRulesError(f"durable_rules failed while running actions: {error}") from None
+    return fired
 
 
 class Session:
@@ -137,23 +199,65 @@ class Session:
         except _core.error as error:
             raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
         code, state_handle = result
-        if code != 0:
+        if code != HANDLED:
             self.refused = not self.touched
             raise DurableRulesError(f"durable_rules did not take the fact (result code {code})")
         self.touched = True
-        fired: list[str] = []
-        try:
-            pending = _core.start_action_for_state(self._handle, state_handle)
-            while pending:
-                # the message is {"<rule name>":{"m":{...the fact...}}}: our rule names need no escaping
-                fired.append(pending[1][2:pending[1].index('"', 2)])
-                following = _core.complete_and_start_action(self._handle, state_handle)
-                pending = (None, following) if following else None
-        except _core.error as error:
-            _core.abandon_action(self._handle, state_handle)
-            raise DurableRulesError(f"durable_rules failed while running actions: {error}") from None
-        return fired
+        return _drain(self._handle, state_handle)
 
     def facts(self) -> list[dict]:
         """The facts durable_rules holds in this session (for tests and diagnosis)."""
+        return json.loads(_core.get_facts(self._handle, self.sid))
+
+
+class ReusedSession:
+    """A session that evaluates entities one after another (see ``Ruleset.entity``).
+
+    Facts are given as JSON object text (``stage_facts`` writes it); each gets an id made
+    of the entity's number in this session and the fact's number for the entity, so the
+    entity's facts can be retracted by id when it is done.
+    """
+
+    def __init__(self, handle, sid: str):
+        self._handle = handle
+        self.sid = sid
+        self._head = "{" + f'"sid":{json.dumps(sid)},"id":"'
+        self._entity = 0
+        self._asserted: list[str] = []  # ids of the current entity's facts
+        code, state_handle = self._assert(self._head + f'open",{json.dumps(OPEN_FIELD)}:1' + "}")
+        if code != HANDLED or _drain(handle, state_handle) != [OPEN_RULE]:
+            raise DurableRulesError("durable_rules did not open a session")
+
+    def _assert(self, text: str) -> tuple[int, int]:
+        try:
+            return _core.assert_fact(self._handle, text)
+        except _core.error as error:
+            raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
+
+    def assert_json(self, text: str) -> list[str]:
+        """Assert the fact written as the JSON object ``text`` (no sid, no id) and run every action
+        it triggers; the names of the rules that fired, in order (none when no rule matched it)."""
+        fact_id = f"{self._entity}.{len(self._asserted)}"
+        body = text[1:]
+        code, state_handle = self._assert(f'{self._head}{fact_id}"{"," if body != "}" else ""}{body}')
+        if code not in (HANDLED, NOT_HANDLED):  # NOT_HANDLED: it went through the network, no rule matched
+            raise DurableRulesError(f"durable_rules did not take the fact (result code {code})")
+        self._asserted.append(fact_id)
+        return _drain(self._handle, state_handle)
+
+    def clear(self) -> None:
+        """Retract every fact of the current entity: the session then holds only its marker."""
+        if self._asserted:
+            facts = ",".join(self._head + fact_id + '"}' for fact_id in self._asserted)
+            try:
+                code, _ = _core.retract_facts(self._handle, f"[{facts}]")
+            except _core.error as error:
+                raise DurableRulesError(f"durable_rules could not retract an entity's facts: {error}") from None
+            if code != HANDLED:
+                raise DurableRulesError(f"durable_rules did not retract an entity's facts (result code {code})")
+        self._asserted.clear()
+        self._entity += 1
+
+    def facts(self) -> list[dict]:
+        """The facts durable_rules holds in this session, its marker among them (for tests and diagnosis)."""
         return json.loads(_core.get_facts(self._handle, self.sid))

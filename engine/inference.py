@@ -8,7 +8,7 @@ from typing import Iterable, Mapping
 from explain.trail import ConclusionTrail, LazyTrails, TrailBuilder, Truth
 
 from . import model as m
-from .compiler import STAGE, Program, compile_program, conclusion_field, decided_value, sentinel_name
+from .compiler import Program, compile_program
 from .diagnostics import Diagnostic, InvalidInput, Location
 from .durable_backend import Ruleset
 from .rule_limits import LimitError
@@ -78,37 +78,26 @@ class Engine:
     def decide(self, entity: m.Entity) -> dict[str, str]:
         """The outcome durable_rules reaches for every conclusion of the entity's packs."""
         program, ruleset = self.program(entity.kind)
-        self._serial += 1
-        fields = program.encode(entity)
-        conclusions = program.by_id
+        stage_facts, actions = program.stage_facts, program.rule_actions
+        forwarded = stage_facts.forwarded
+        encoded = stage_facts.encode(entity.values)
         outcomes: dict[str, str] = {}
-        with ruleset.session(str(self._serial)) as session:
+        with ruleset.entity() as session:
             for stratum, members in enumerate(program.strata):
-                reads = program.stage_reads[stratum]
-                fired = session.assert_fact({"t": STAGE, "s": stratum,
-                                             **{k: v for k, v in fields.items() if k in reads}})
-                if sentinel_name(stratum) not in fired:
-                    raise EngineDisagreement(f"durable_rules did not evaluate stage {stratum} for '{entity.id}'")
                 decided: dict[str, str] = {}
-                for name in fired:
-                    meaning = program.rule_names[name]
-                    if meaning.sets_field is not None:
-                        fields[meaning.sets_field] = 1  # a part of a large condition holds
-                        continue
-                    if meaning.outcome is None:
-                        continue
+                for name in session.assert_json(stage_facts.text(stratum, encoded)):
+                    conclusion, outcome, sets_field = actions[name]
+                    if sets_field is not None:
+                        encoded[sets_field] = "1"  # a part of a large condition holds
                     # a rule fires once per true branch of an $or: the same outcome again is fine
-                    if decided.setdefault(meaning.conclusion, meaning.outcome) != meaning.outcome:
-                        raise EngineDisagreement(
-                            f"durable_rules reached two outcomes for '{meaning.conclusion}' of '{entity.id}': "
-                            f"{decided[meaning.conclusion]} and {meaning.outcome}")
+                    elif decided.setdefault(conclusion, outcome) != outcome:
+                        raise EngineDisagreement(f"durable_rules reached two outcomes for '{conclusion}' of "
+                                                 f"'{entity.id}': {decided[conclusion]} and {outcome}")
                 for cid in members:
-                    if cid in decided:
-                        outcomes[cid] = decided[cid]
-                        if cid in program.forwarded:  # the decided conclusion becomes a fact for later stages
-                            fields[conclusion_field(cid)] = decided_value(conclusions[cid], decided[cid])
-                    else:
-                        outcomes[cid] = m.UNDETERMINED
+                    outcome = outcomes[cid] = decided.get(cid, m.UNDETERMINED)
+                    fact = forwarded.get((cid, outcome))
+                    if fact is not None:  # the decided conclusion becomes a fact for later stages
+                        encoded[fact[0]] = fact[1]
         return outcomes
 
     def evaluate(self, entity: m.Entity) -> EntityResult:

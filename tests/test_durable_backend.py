@@ -1,7 +1,7 @@
 """Every durable_rules behaviour the engine relies on, proved on the real C core.
 
-See /work/shared/DURABLE_RULES.md and the docstring of engine/durable_backend.py: sessions are
-per entity and freed, numbers are written without exponents, types are checked before anything
+See /work/shared/DURABLE_RULES.md and the docstring of engine/durable_backend.py: entities are
+evaluated one after another in one session emptied after each (thrown away on any failure), numbers are written without exponents, types are checked before anything
 reaches the core, the compiled definition is never handed over to be mutated, ``$or`` may fire
 a rule once per true branch, no threads are started, and refusals raise.
 """
@@ -13,11 +13,12 @@ import sys
 import threading
 from contextlib import ExitStack
 
+import durable_rules_engine
 import pytest
 
 from engine import load_knowledge_base
 from engine.compiler import compile_program
-from engine.durable_backend import MAX_LIVE_SESSIONS, DurableRulesError, Ruleset, fact_json, to_json
+from engine.durable_backend import MAX_LIVE_SESSIONS, OPEN_FIELD, DurableRulesError, Ruleset, fact_json, to_json
 from engine.inference import Engine
 from tests.conftest import MINI_KB, REPO, make_entity
 
@@ -67,14 +68,63 @@ def test_two_engines_reuse_the_same_session_ids_without_interference(kb):
 
 
 def test_more_than_1024_entities_in_a_row(kb):
-    """The core allows 1,024 live sessions per ruleset; each entity's session is freed."""
+    """The core allows 1,024 live sessions per ruleset: entities share one, emptied after each."""
     with Engine(kb) as engine:
         for i in range(MAX_LIVE_SESSIONS + 100):
             facts = GRANTED if i % 2 else {"clients": i}
             expected = "granted" if i % 2 else ("granted" if i == 500 else "undetermined")
             assert _outcomes(engine, facts, f"e{i}")["reach"] == expected
         _, ruleset = engine.program("partner")
-        assert (ruleset.live_sessions, ruleset.abandoned_sessions) == (0, 0)
+        assert (ruleset.live_sessions, ruleset.abandoned_sessions) == (1, 0)
+
+
+def _held(engine: Engine) -> list[dict]:
+    """The facts the engine's session holds between entities."""
+    _, ruleset = engine.program("partner")
+    with ruleset.entity() as session:
+        return session.facts()
+
+
+def test_the_entity_session_holds_nothing_of_an_entity_once_it_is_done(kb):
+    with Engine(kb) as engine:
+        _outcomes(engine, GRANTED)
+        assert _held(engine) == [{"sid": "reused-1", "id": "open", OPEN_FIELD: 1}]
+        _outcomes(engine, {"clients": 3})
+        assert _held(engine) == [{"sid": "reused-1", "id": "open", OPEN_FIELD: 1}]
+
+
+@pytest.mark.parametrize("failure", [durable_rules_engine.error("injected"), KeyboardInterrupt()])
+def test_a_failure_inside_an_entity_throws_its_session_away(kb, monkeypatch, failure):
+    """An action left started would keep the next entity's actions from running for 30 s (the
+    core's action lease), and a fact left behind would be seen by the next entity: the session
+    goes, and the next entity starts in a fresh one."""
+    original = durable_rules_engine.complete_and_start_action
+    calls = []
+
+    def fail_once(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise failure
+        return original(*args)
+
+    with Engine(kb) as engine:
+        _outcomes(engine, {})  # the session exists before the failure
+        monkeypatch.setattr(durable_rules_engine, "complete_and_start_action", fail_once)
+        with pytest.raises((DurableRulesError, KeyboardInterrupt)):
+            _outcomes(engine, GRANTED)
+        assert _outcomes(engine, GRANTED) == {"focus": "granted", "reach": "granted"}
+        assert _held(engine) == [{"sid": "reused-2", "id": "open", OPEN_FIELD: 1}]
+        _, ruleset = engine.program("partner")
+        assert (ruleset.live_sessions, ruleset.abandoned_sessions) == (1, 0)
+
+
+def test_a_fact_no_rule_matches_goes_through_the_network_and_fires_nothing():
+    with Ruleset({"hit": _rule({"$gt": {"v": 0}})}) as ruleset:
+        with ruleset.entity() as session:
+            assert session.assert_json('{"t":"x","v":-1}') == []
+            assert session.assert_json('{"t":"x","v":1}') == ["hit"]
+        with ruleset.entity() as session:
+            assert [f.get("v") for f in session.facts()] == [None]  # the marker alone
 
 
 def test_the_session_limit_is_enforced_before_the_core_fails():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -27,11 +28,10 @@ def test_the_fast_constructors_build_what_the_dataclass_builds(cls, build, value
 
 
 def test_each_stage_fact_carries_only_what_its_rules_read(bundled_kb, monkeypatch):
-    from engine.compiler import STAGE
-
     sent = []
-    original = durable_backend.fact_json
-    monkeypatch.setattr(durable_backend, "fact_json", lambda fact: sent.append(fact) or original(fact))
+    original = durable_backend.ReusedSession.assert_json
+    monkeypatch.setattr(durable_backend.ReusedSession, "assert_json",
+                        lambda self, text: sent.append(json.loads(text)) or original(self, text))
     facts = {"share_women": 0.7, "collects_client_feedback": True, "feedback_changed_product_or_practice": True,
              "vulnerable_groups_served": ("women", "youth"), "business_training_offered": False}
     with Engine(bundled_kb) as engine:
@@ -39,7 +39,18 @@ def test_each_stage_fact_carries_only_what_its_rules_read(bundled_kb, monkeypatc
         program, _ = engine.program("partner")
     assert [f["s"] for f in sent] == list(range(len(program.strata)))
     for fact in sent:
-        extra = set(fact) - program.stage_reads[fact["s"]] - {"t", "s", "sid"}
+        extra = set(fact) - program.stage_reads[fact["s"]]
         assert not extra, (fact["s"], extra)
-        assert fact["t"] == STAGE
     assert len(sent[0]) > len(sent[-1])  # later stages read fewer fields
+
+
+def test_rules_read_short_field_names_each_standing_for_one_readable_name(bundled_kb):
+    from engine.compiler import RESERVED_FIELDS, compile_program, fields_read
+
+    program = compile_program(bundled_kb, "partner")
+    short = list(program.field_names.values())
+    assert len(short) == len(set(short)) and set(short) & RESERVED_FIELDS == {"s"}
+    assert max(map(len, short)) <= 2  # 26 + 26 * 26 names of two letters at most
+    assert "f_share_women" in program.field_names
+    read = set().union(*(fields_read(rule["all"][0]["m"]) for rule in program.definition.values()))
+    assert read == set(short)
