@@ -114,7 +114,7 @@ def read_facts(document: Document, path: tuple, schema: Mapping[str, m.FactSpec]
                 _check_date(evidence.as_of, document.at(path + (name, "as_of")), collector)
         else:
             value, value_path = given, path + (name,)
-            evidence = _NO_EVIDENCE
+            evidence = m.NO_EVIDENCE
         where = document.at(value_path)
         normal = normalise(value, spec, where, collector)
         if normal is not None:
@@ -122,7 +122,6 @@ def read_facts(document: Document, path: tuple, schema: Mapping[str, m.FactSpec]
     return None if len(collector.errors) > before else facts
 
 
-_NO_EVIDENCE = m.Evidence()  # immutable: one object serves every bare value
 
 
 def _check_date(text: str, where: Location, collector: Collector) -> bool:

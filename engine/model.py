@@ -5,9 +5,11 @@ inference and the explanation only read it.
 """
 from __future__ import annotations
 
+import functools
+from collections import abc
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Union
+from typing import Any, Callable, Iterator, Mapping, Union
 
 from .diagnostics import Location
 
@@ -305,6 +307,46 @@ class FactValue:
     location: Location
 
 
+NO_EVIDENCE = Evidence()  # immutable: one object serves every bare value
+
+
+class LazyFacts(abc.Mapping):
+    """Fact name -> FactValue, built on first access from plain values.
+
+    A table row is read into plain values (what evaluation needs); the FactValue records,
+    with their evidence and the cell each was read from, are made only when an output asks
+    for them. ``where(name)`` gives a fact's location; ``evidence`` holds only the facts
+    that have some.
+    """
+
+    def __init__(self, values: dict[str, Any], evidence: Mapping[str, Evidence],
+                 where: Callable[[str], Location]):
+        self.values = values
+        self._evidence = evidence
+        self._where = where
+        self._built: dict[str, FactValue] = {}
+
+    def __getitem__(self, name: str) -> FactValue:
+        found = self._built.get(name)
+        if found is None:
+            value = self.values[name]  # KeyError for an unknown fact, as a dict would
+            found = self._built[name] = FactValue(name, value, self._evidence.get(name, NO_EVIDENCE),
+                                                  self._where(name))
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __contains__(self, name) -> bool:
+        return name in self.values
+
+    def __reduce__(self):  # pickled as the plain mapping it stands for
+        return frozen_map, (dict(self),)
+
+
 @dataclass(frozen=True)
 class Entity:
     kind: str
@@ -313,3 +355,10 @@ class Entity:
     description: str | None
     source: str  # the file it was read from
     facts: Mapping[str, FactValue]
+
+    @functools.cached_property
+    def values(self) -> Mapping[str, Any]:
+        """Fact name -> normalised value, for the facts that are known: what evaluation reads."""
+        if isinstance(self.facts, LazyFacts):
+            return self.facts.values
+        return {name: fact.value for name, fact in self.facts.items()}
