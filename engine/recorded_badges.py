@@ -42,13 +42,13 @@ def declared(kb: m.KnowledgeBase) -> bool:
 
 def agreement(entity: m.Entity, conclusion: m.Conclusion, outcome: str) -> str | None:
     """How the engine's ``outcome`` for ``conclusion`` compares with what Kiva recorded."""
-    fact = entity.facts.get(RECORDED_FACT)
-    if fact is None or conclusion.kind != m.BADGE:
+    recorded_badges = entity.values.get(RECORDED_FACT)
+    if recorded_badges is None or conclusion.kind != m.BADGE:
         return None
     if value_for(conclusion.id) not in KIVA_BADGE_VALUES:
         return None  # Kiva's record cannot name this badge (a new one): nothing to compare
     if outcome == m.UNDETERMINED:
         return ENGINE_UNDETERMINED
-    recorded = value_for(conclusion.id) in fact.value
+    recorded = value_for(conclusion.id) in recorded_badges
     granted = outcome == m.KINDS[m.BADGE].when_true
     return AGREES if recorded == granted else DIFFERS

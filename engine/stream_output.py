@@ -68,18 +68,16 @@ def csv_columns(kb) -> tuple[str, ...]:
     return CSV_COLUMNS + (("agreement",) if recorded_badges.declared(kb) else ())
 
 
-def render_csv(kb, result) -> str:
-    from explain.portfolio import csv_row
+_csv_rows: dict[int, tuple] = {}  # id(kb) -> (kb, its CsvRows): built once per process and knowledge base
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    with_agreement = recorded_badges.declared(kb)
-    for d in result.decisions:
-        row = csv_row(result, d)
-        if with_agreement:
-            row.append(recorded_badges.agreement(result.entity, d.conclusion, d.outcome) or "")
-        writer.writerow(row)
-    return buffer.getvalue()
+
+def render_csv(kb, result) -> str:
+    found = _csv_rows.get(id(kb))
+    if found is None or found[0] is not kb:
+        from explain.portfolio import CsvRows
+
+        found = _csv_rows[id(kb)] = (kb, CsvRows(kb, with_agreement=recorded_badges.declared(kb)))
+    return found[1](result)
 
 
 def render_whole(kb, result):

@@ -50,21 +50,44 @@ def to_json(kb, results) -> str:
     return json.dumps(results_data(kb, results), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def csv_row(result, decision) -> list:
-    """One decision as a row of ``CSV_COLUMNS``."""
-    c = decision.conclusion
-    return [result.entity.id, result.entity.name, result.entity.source, c.id, c.name, c.kind, decision.outcome,
-            c.id, c.version, c.file, c.line]
+def _csv_fields(*fields) -> str:
+    """``fields`` as the csv module writes them within a row (quoted only where they must be)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([*fields, "x"])  # "x": never quoted, never alone
+    return buffer.getvalue()[: -len(",x\n")]
+
+
+class CsvRows:
+    """Decisions as rows of ``CSV_COLUMNS``, and ``agreement`` when asked: byte for byte what the
+    csv module writes. What a conclusion fixes is escaped once, the entity's columns once per entity."""
+
+    def __init__(self, kb, with_agreement: bool = False):
+        self.with_agreement = with_agreement
+        self._conclusions = {}  # conclusion id -> (columns before the outcome, outcome -> rest of the row)
+        for pack in kb.packs.values():
+            for c in pack.conclusions.values():
+                after = "," + _csv_fields(c.id, c.version, c.file, c.line)
+                self._conclusions[c.id] = ("," + _csv_fields(c.id, c.name, c.kind) + ",",
+                                           {o: _csv_fields(o) + after for o in c.outcomes})
+
+    def __call__(self, result) -> str:
+        """Every decision of one entity, one row each."""
+        from engine import recorded_badges
+
+        entity = _csv_fields(result.entity.id, result.entity.name, result.entity.source)
+        rows = []
+        for d in result.decisions:
+            before, rest = self._conclusions[d.conclusion.id]
+            row = entity + before + rest[d.outcome]
+            if self.with_agreement:
+                row += "," + (recorded_badges.agreement(result.entity, d.conclusion, d.outcome) or "")
+            rows.append(row + "\n")
+        return "".join(rows)
 
 
 def to_csv(kb, results) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in results:
-        for d in r.decisions:
-            writer.writerow(csv_row(r, d))
-    return buffer.getvalue()
+    rows = CsvRows(kb)
+    return _csv_fields(*CSV_COLUMNS) + "\n" + "".join(rows(r) for r in results)
 
 
 def matrix_groups(kb, results) -> list[tuple[str, object, list, list]]:

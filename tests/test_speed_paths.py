@@ -5,6 +5,8 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import durable_backend
 from engine.inference import Engine
@@ -54,3 +56,28 @@ def test_rules_read_short_field_names_each_standing_for_one_readable_name(bundle
     assert "f_share_women" in program.field_names
     read = set().union(*(fields_read(rule["all"][0]["m"]) for rule in program.definition.values()))
     assert read == set(short)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entity_id=st.text(min_size=1, max_size=8), name=st.text(max_size=12), source=st.text(max_size=12),
+       recorded=st.none() | st.lists(st.sampled_from(["anti_poverty_focus", "client_voice", "innovation"]),
+                                     unique=True).map(tuple))
+def test_csv_rows_are_what_the_csv_module_writes(bundled_kb, entity_id, name, source, recorded):
+    import csv
+    import io
+
+    from engine import recorded_badges
+    from explain.portfolio import CsvRows
+
+    facts = {"share_women": 0.7} if recorded is None else {"share_women": 0.7, "kiva_recorded_badges": recorded}
+    with Engine(bundled_kb) as engine:
+        result = engine.evaluate(make_entity(facts))
+    entity = dataclasses.replace(result.entity, id=entity_id, name=name, source=source)
+    result = dataclasses.replace(result, entity=entity)
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    for d in result.decisions:
+        c = d.conclusion
+        writer.writerow([entity_id, name, source, c.id, c.name, c.kind, d.outcome, c.id, c.version, c.file, c.line,
+                         recorded_badges.agreement(entity, c, d.outcome) or ""])
+    assert CsvRows(bundled_kb, with_agreement=True)(result) == expected.getvalue()
