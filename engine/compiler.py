@@ -226,6 +226,18 @@ class Program:
         return m.frozen_map({c.id: c for c in self.conclusions})
 
     @functools.cached_property
+    def reported(self) -> tuple[m.Conclusion, ...]:
+        """The conclusions shown to users as decisions, in evaluation order."""
+        return tuple(c for c in self.conclusions if c.is_reported)
+
+    @functools.cached_property
+    def node_evaluator(self):
+        """Every condition node's value for an entity, in one call (``explain.node_values``)."""
+        from explain.node_values import NodeEvaluator
+
+        return NodeEvaluator(self.conclusions, self.facts)
+
+    @functools.cached_property
     def rule_actions(self) -> Mapping[str, tuple[str | None, str | None, str | None]]:
         """Rule name -> (conclusion, outcome, field it sets): ``rule_names`` as plain tuples, read per action."""
         return {name: (meaning.conclusion, meaning.outcome, meaning.sets_field)

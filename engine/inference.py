@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from explain.trail import ConclusionTrail, LazyTrails, TrailBuilder, Truth
+from explain.trail import ConclusionTrail, LazyTrails, TrailBuilder, Truth, fast_constructor
 
 from . import model as m
 from .compiler import Program, compile_program
@@ -31,6 +31,9 @@ class Decision:
     @property
     def trail(self) -> ConclusionTrail:
         return self.trails[self.conclusion.id]
+
+
+_decision = fast_constructor(Decision)
 
 
 @dataclass(frozen=True)
@@ -101,20 +104,19 @@ class Engine:
         return outcomes
 
     def evaluate(self, entity: m.Entity) -> EntityResult:
-        """Decide every conclusion on durable_rules, build the trails, and check they agree."""
+        """Decide every conclusion on durable_rules, evaluate every node of the explanation, and
+        check they agree; trails are built from those node values when an output asks."""
         program, _ = self.program(entity.kind)
         outcomes = self.decide(entity)
-        conclusions = program.by_id
-        # the explanation's own evaluation of every node must reach what durable_rules decided
-        builder = TrailBuilder(entity, conclusions, program.facts)
-        explained = {cid: builder.outcome(cid) for cid in conclusions}
-        wrong = [f"{cid}: durable_rules says {outcomes[cid]}, the trail says {explained[cid][1]}"
-                 for cid in conclusions if outcomes[cid] != explained[cid][1]]
-        if wrong:
+        evaluation = program.node_evaluator(entity.values)
+        explained = evaluation.outcomes
+        if explained != outcomes:
+            wrong = [f"{cid}: durable_rules says {outcomes[cid]}, the trail says {explained[cid]}"
+                     for cid in program.by_id if outcomes[cid] != explained[cid]]
             raise EngineDisagreement(f"decision and explanation disagree for '{entity.id}': " + "; ".join(wrong))
-        trails = LazyTrails(builder, tuple(conclusions))
-        decisions = tuple(Decision(entity, c, explained[c.id][0], outcomes[c.id], trails)
-                          for c in program.conclusions if c.is_reported)
+        trails = LazyTrails(TrailBuilder(entity, program.by_id, program.facts, evaluation), tuple(program.by_id))
+        decisions = tuple(_decision(entity=entity, conclusion=c, value=evaluation.outcome(c.id)[0],
+                                    outcome=outcomes[c.id], trails=trails) for c in program.reported)
         return EntityResult(entity, decisions, m.frozen_map(outcomes), trails)
 
     def evaluate_all(self, entities: Iterable[m.Entity]) -> list[EntityResult]:

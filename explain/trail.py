@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from enum import Enum
 from collections import abc
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from engine import model as m
+
+if TYPE_CHECKING:  # node_values builds on this module
+    from explain.node_values import Evaluation
 
 
 class Truth(str, Enum):
@@ -92,7 +95,7 @@ class ConclusionTrail:
     scale: tuple[str, ...] = ()  # every outcome the conclusion can reach, best first, undetermined last
 
 
-def _builder(cls):
+def fast_constructor(cls):
     """A constructor for the frozen dataclass ``cls`` that fills the instance's fields in one
     step. The generated ``__init__`` sets every field through ``object.__setattr__`` (about
     2 µs for a TrailNode); an entity's trails hold some 150 nodes and reads, so building them
@@ -110,10 +113,10 @@ def _builder(cls):
     return build
 
 
-_node = _builder(TrailNode)
-_read = _builder(FactRead)
-_conclusion_trail = _builder(ConclusionTrail)
-_rule = _builder(RuleRef)
+_node = fast_constructor(TrailNode)
+_read = fast_constructor(FactRead)
+_conclusion_trail = fast_constructor(ConclusionTrail)
+_rule = fast_constructor(RuleRef)
 
 
 def deciding_children(kind: str, value: Truth, values: list[Truth]) -> set[int]:
@@ -175,20 +178,34 @@ class TrailBuilder:
     """Evaluates conclusions for one entity, memoising node values and trails.
 
     ``outcome`` answers from node values alone; ``trail`` builds the explanation, which
-    only outputs that show it need (see ``LazyTrails``).
+    only outputs that show it need (see ``LazyTrails``). Given an ``evaluation`` (from an
+    ``explain.node_values.NodeEvaluator`` compiled from these conclusions), node values
+    and outcomes come from it instead of a recursive evaluation.
     """
 
     def __init__(self, entity: m.Entity, conclusions: Mapping[str, m.Conclusion],
-                 facts: Mapping[str, m.FactSpec]):
+                 facts: Mapping[str, m.FactSpec], evaluation: Evaluation | None = None):
         self.entity = entity
         self.conclusions = conclusions
         self.facts = facts
+        self._evaluation = evaluation
         self._done: dict[str, ConclusionTrail] = {}
         self._values: dict[int, Truth] = {}  # id(condition node) -> its value for this entity
         self._outcomes: dict[str, tuple[Truth, str]] = {}
 
+    def __getstate__(self) -> dict:
+        """Pickled (a batch worker sends whole results for tables) without what only this process
+        can read: the compiled evaluation, and node values keyed by ``id()``, which name other
+        objects once unpickled. Outcomes are kept; node values are found again if a trail needs them."""
+        state = dict(self.__dict__, _evaluation=None, _values={})
+        if self._evaluation is not None:
+            state["_outcomes"] = {cid: self._evaluation.outcome(cid) for cid in self.conclusions}
+        return state
+
     def outcome(self, conclusion_id: str) -> tuple[Truth, str]:
         """(value, outcome) of a conclusion, without building its trail: what decisions need."""
+        if self._evaluation is not None:
+            return self._evaluation.outcome(conclusion_id)
         found = self._outcomes.get(conclusion_id)
         if found is None:
             c = self.conclusions[conclusion_id]
@@ -226,6 +243,8 @@ class TrailBuilder:
 
     def value(self, node: m.Condition) -> Truth:
         """A node's value, computed once per entity: nodes are built knowing their children's."""
+        if self._evaluation is not None:
+            return self._evaluation.value(node)
         key = id(node)
         found = self._values.get(key)
         if found is None:

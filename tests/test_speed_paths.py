@@ -81,3 +81,21 @@ def test_csv_rows_are_what_the_csv_module_writes(bundled_kb, entity_id, name, so
         writer.writerow([entity_id, name, source, c.id, c.name, c.kind, d.outcome, c.id, c.version, c.file, c.line,
                          recorded_badges.agreement(entity, c, d.outcome) or ""])
     assert CsvRows(bundled_kb, with_agreement=True)(result) == expected.getvalue()
+
+
+def test_a_result_sent_to_another_process_builds_the_same_trails(bundled_kb):
+    """Results of table output travel between processes; the compiled evaluation stays behind."""
+    import pickle
+
+    from engine.facts_loader import load_entities
+    from tests.conftest import EXAMPLES
+
+    entities = load_entities([EXAMPLES], bundled_kb)
+    with Engine(bundled_kb) as engine:
+        for entity in entities:
+            result = engine.evaluate(entity)
+            next(iter(result.trails.values()))  # some node values memoised before pickling
+            copy = pickle.loads(pickle.dumps(result))
+            assert dict(copy.outcomes) == dict(result.outcomes)
+            assert [d.value for d in copy.decisions] == [d.value for d in result.decisions]
+            assert {cid: copy.trails[cid] for cid in copy.trails} == {cid: result.trails[cid] for cid in result.trails}
