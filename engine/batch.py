@@ -1,11 +1,13 @@
 """Evaluate many entities: parallel worker processes, results streamed in input order.
 
-The main process cuts the input into chunks of items (a facts file, or one row of a
-CSV or JSON Lines table) and keeps a bounded number of chunks in flight, so memory
-stays flat however large the input. Each worker loads, validates, evaluates (on
-durable_rules, through ``Engine``) and renders its chunk; the main process receives the
-rendered pieces in input order. A bad entity yields its diagnostics and no result; the
-others are still evaluated.
+The main process cuts the input into tasks (facts files, or a block of consecutive rows
+of a CSV or JSON Lines table, as text) and keeps a bounded number of tasks in flight, so
+memory stays flat however large the input. The main process does as little as it can
+per entity, since it shares the machine's cores with the workers: it finds where table
+rows begin and end, but reads no cell. Each worker reads its rows, loads, validates,
+evaluates (on durable_rules, through ``Engine``) and renders them; the main process
+receives the rendered pieces in input order. A bad entity yields its diagnostics and no
+result; the others are still evaluated.
 
 Worker processes are forked where the platform allows it (the knowledge base is
 inherited, not re-read) and spawned elsewhere (each worker then loads the knowledge base
@@ -27,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location
 
-CHUNK = 64  # items per task: large enough to amortise inter-process traffic, small enough to stream
+CHUNK = 64  # facts files, or table rows, per task: enough to amortise inter-process traffic, few enough to stream
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: keeps workers busy while bounding memory
 
 
@@ -38,7 +40,7 @@ def _read_only(mapping: dict) -> MappingProxyType:
 # Results travel between processes; their read-only mappings must too.
 copyreg.pickle(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
 
-Item = Any  # a Path (a facts file) or a tabular_input.Row
+Item = Any  # a Path (a facts file) or a tabular_input.RowBlock (rows of a table, as text)
 Render = Callable[[m.KnowledgeBase, Any], Any]  # (kb, EntityResult) -> what the output writer needs (picklable)
 
 
@@ -58,14 +60,14 @@ class Outcome:
 
 def input_items(paths: Iterable[str | Path], kb: m.KnowledgeBase, collector: Collector,
                 expanded: bool = False) -> Iterator[Item]:
-    """Every item under ``paths`` in order: facts files (folders sorted) and table rows, streamed.
-    ``expanded``: ``paths`` already went through ``facts_paths`` (files only)."""
+    """Every item under ``paths`` in order: facts files (folders sorted) and blocks of table rows,
+    streamed. ``expanded``: ``paths`` already went through ``facts_paths`` (files only)."""
     from .facts_loader import facts_paths
-    from .tabular_input import is_table, table_rows
+    from .tabular_input import is_table, table_blocks
 
     for path in (map(Path, paths) if expanded else facts_paths(paths, collector)):
         if is_table(path):
-            yield from table_rows(path, kb, collector)
+            yield from table_blocks(path, kb, collector, CHUNK)
         else:
             yield path
 
@@ -106,19 +108,39 @@ class Evaluator:
         self.engine.close()
 
     def process(self, items: list[Item]) -> list[Outcome]:
-        return [self.one(item) for item in items]
+        from .tabular_input import RowBlock
 
-    def one(self, item: Item) -> Outcome:
+        outcomes = []
+        for item in items:
+            if isinstance(item, RowBlock):
+                outcomes.extend(self.rows(item))
+            else:
+                outcomes.append(self.file(item))
+        return outcomes
+
+    def file(self, path: Path) -> Outcome:
         from .facts_loader import load_entity
-        from .tabular_input import Row, row_entity
 
         collector = Collector()
-        if isinstance(item, Row):
-            where = Location(item.path, item.line, 1)
-            entity = row_entity(item, self.kb, collector)
-        else:
-            where = Location(str(item), 1, 1)
-            entity = load_entity(item, self.kb, collector)
+        return self._outcome(load_entity(path, self.kb, collector), Location(str(path), 1, 1), collector)
+
+    def rows(self, block) -> Iterator[Outcome]:
+        """The outcome of every row of a block; a row that cannot be read is an outcome of its own."""
+        from .tabular_input import block_rows, row_entity
+
+        collector = Collector()
+        for row in block_rows(block, collector):
+            if collector.items:  # the block's reading reported a row it could not take
+                yield Outcome(None, collector.items[0].location, tuple(collector.items))
+                collector = Collector()
+            if row is not None:
+                row_collector = Collector()
+                yield self._outcome(row_entity(row, self.kb, row_collector), Location(row.path, row.line, 1),
+                                    row_collector)
+        if collector.items:
+            yield Outcome(None, collector.items[0].location, tuple(collector.items))
+
+    def _outcome(self, entity: m.Entity | None, where: Location, collector: Collector) -> Outcome:
         if entity is None:
             return Outcome(None, where, tuple(collector.items))
         result = self.engine.evaluate(entity)
@@ -147,11 +169,23 @@ def _work(items: list[Item]) -> list[Outcome]:
 
 
 def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    while True:
-        chunk = list(itertools.islice(items, size))
-        if not chunk:
-            return
-        yield chunk
+    """Tasks: up to ``size`` facts files together; a block of table rows is a task of its own."""
+    from .tabular_input import RowBlock
+
+    files: list[Item] = []
+    for item in items:
+        if isinstance(item, RowBlock):
+            if files:
+                yield files
+                files = []
+            yield [item]
+        else:
+            files.append(item)
+            if len(files) >= size:
+                yield files
+                files = []
+    if files:
+        yield files
 
 
 def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, *, jobs: int = 1,

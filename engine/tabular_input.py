@@ -2,9 +2,11 @@
 
 Both produce the same ``Entity`` objects and the same diagnostics as facts files, located
 at ``file.csv:ROW:COL`` (ROW is the file's line, COL the 1-based column of the cell) or
-``file.jsonl:LINE:COL``. Reading is split in two so that a batch can stream: ``csv_rows``
-and ``jsonl_lines`` cut a file into small picklable ``Row`` records (cheap, in input
-order), and ``row_entity`` turns one record into an entity (the work a batch worker does).
+``file.jsonl:LINE:COL``. Reading is split in three so that a batch can stream and the
+main process stays light: ``table_blocks`` cuts a file into ``RowBlock``s of consecutive
+rows, as text (the main process: it checks a CSV header and finds where rows end, but
+reads no cell), ``block_rows`` reads a block's rows, and ``row_entity`` turns one row
+into an entity (the work a batch worker does).
 
 CSV columns: ``kind``, ``id``, ``name`` (required), ``description``, one column per fact
 (the header names the fact), and optional evidence columns ``<fact>.source``,
@@ -16,6 +18,7 @@ dates ``YYYY-MM-DD``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Iterator
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location, did_you_mean
+from .row_reader import reader_for
 from .source import Document, parse_json_text
 
 CSV_SUFFIXES = (".csv",)
@@ -58,22 +62,68 @@ class Row:
         return f"{self.path}:{self.line}"
 
 
+@dataclass(frozen=True)
+class RowBlock:
+    """Consecutive rows of one table as the file holds them: what a batch sends a worker."""
+
+    path: str
+    line: int  # the file's line the block starts at
+    text: str
+    header: Header | None = None  # a CSV's checked header; None for JSON Lines
+
+
+BLOCK_ROWS = 64  # rows per block when the caller does not say
+
+
 def is_table(path: Path) -> bool:
     return path.suffix.lower() in TABLE_SUFFIXES
 
 
-def table_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[Row]:
-    """The rows of a CSV or JSON Lines file, streamed; file-level problems go to ``collector``."""
+def table_blocks(path: Path, kb: m.KnowledgeBase, collector: Collector, rows: int = BLOCK_ROWS) -> Iterator[RowBlock]:
+    """A CSV or JSON Lines file in blocks of up to ``rows`` rows, streamed. File-level problems
+    (cannot read it, a bad header, a CSV syntax error, bytes that are not UTF-8) go to
+    ``collector``, and the file is read no further than where they are."""
     if path.suffix.lower() in CSV_SUFFIXES:
-        return csv_rows(path, kb, collector)
-    return jsonl_lines(path, collector)
+        return _csv_blocks(path, kb, collector, rows)
+    return _jsonl_blocks(path, collector, rows)
+
+
+def block_rows(block: RowBlock, collector: Collector) -> Iterator[Row | None]:
+    """The rows of a block, in order. A CSV row with the wrong number of cells is reported to
+    ``collector`` and stands as None; blank rows are skipped."""
+    if block.header is None:
+        for number, text in enumerate(io.StringIO(block.text), start=block.line):
+            if text.strip():
+                yield Row(block.path, number, text=text.rstrip("\n"))
+        return
+    width = len(block.header.columns)
+    # newline="": lines split and kept as the file was read (see _csv_blocks)
+    reader = csv.reader(io.StringIO(block.text, newline=""), strict=True)
+    start = block.line
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            if len(cells) != width:
+                collector.add(Location(block.path, start, min(len(cells), width) + 1), "BD311",
+                              f"row has {len(cells)} cell(s), the header has {width}")
+                yield None
+            else:
+                yield Row(block.path, start, header=block.header, cells=tuple(cells))
+        start = block.line + reader.line_num
+
+
+def table_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[Row]:
+    """The rows of a CSV or JSON Lines file, streamed; problems go to ``collector``."""
+    for block in table_blocks(path, kb, collector):
+        yield from (row for row in block_rows(block, collector) if row is not None)
 
 
 def row_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
     """The entity a row describes, or None after reporting its problems."""
     if row.header is not None:
-        document = _csv_document(row)
-        return _entity(document, row, kb, collector)
+        entity = reader_for(row.header, kb).read(row)  # None unless the row is plainly valid
+        if entity is not None:
+            return entity
+        return _entity(_csv_document(row), row, kb, collector)
     return _jsonl_entity(row, kb, collector)
 
 
@@ -89,15 +139,25 @@ def read_table(path: Path, kb: m.KnowledgeBase, collector: Collector) -> list[tu
 
 # -- CSV --------------------------------------------------------------------------------------
 
-def csv_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[Row]:
+def _csv_blocks(path: Path, kb: m.KnowledgeBase, collector: Collector, rows: int) -> Iterator[RowBlock]:
     shown = str(path)
     try:
         handle = open(path, encoding="utf-8-sig", newline="")  # utf-8-sig: spreadsheets write a BOM
     except OSError as error:
         collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {error.strerror or error}")
         return
+    lines: list[str] = []  # the file's lines since the last block, as the csv reader took them
+
+    def recorded():
+        for line in handle:
+            lines.append(line)
+            yield line
+
     with handle:
-        reader = csv.reader(handle, strict=True)
+        # The csv module parses each row only to find where it ends (a quoted cell may hold a
+        # newline): the block's text is then the rows' lines, read again by a worker.
+        reader = csv.reader(recorded(), strict=True)
+        first = read = 0  # the file line the block starts at; lines of whole rows in ``lines``
         try:
             names = next(reader, None)
             if names is None:
@@ -106,19 +166,20 @@ def csv_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[
             header = _header(shown, names, kb, collector)
             if header is None:
                 return
-            start = reader.line_num + 1
-            for cells in reader:
-                if any(cell.strip() for cell in cells):
-                    if len(cells) != len(header.columns):
-                        collector.add(Location(shown, start, min(len(cells), len(header.columns)) + 1), "BD311",
-                                      f"row has {len(cells)} cell(s), the header has {len(header.columns)}")
-                    else:
-                        yield Row(shown, start, header=header, cells=tuple(cells))
-                start = reader.line_num + 1
+            lines.clear()
+            first, count = reader.line_num + 1, 0
+            for _ in reader:
+                read, count = len(lines), count + 1
+                if count == rows:
+                    yield RowBlock(shown, first, "".join(lines), header)
+                    lines.clear()
+                    first, read, count = reader.line_num + 1, 0, 0
         except UnicodeDecodeError as error:
             collector.add(Location(shown, reader.line_num + 1, 1), "BD001", f"cannot read file: {error.reason}")
         except csv.Error as error:
             collector.add(Location(shown, reader.line_num, 1), "BD002", f"CSV syntax error: {error}")
+        if read:
+            yield RowBlock(shown, first, "".join(lines[:read]), header)
 
 
 def _header(shown: str, names: list[str], kb: m.KnowledgeBase, collector: Collector) -> Header | None:
@@ -216,7 +277,7 @@ def _type_cells(document: Document, schema) -> None:
 
 # -- JSON Lines ---------------------------------------------------------------------------------
 
-def jsonl_lines(path: Path, collector: Collector) -> Iterator[Row]:
+def _jsonl_blocks(path: Path, collector: Collector, rows: int) -> Iterator[RowBlock]:
     shown = str(path)
     try:
         handle = open(path, encoding="utf-8")
@@ -224,13 +285,18 @@ def jsonl_lines(path: Path, collector: Collector) -> Iterator[Row]:
         collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {error.strerror or error}")
         return
     with handle:
+        lines: list[str] = []
         number = 0
         try:
             for number, text in enumerate(handle, start=1):
-                if text.strip():
-                    yield Row(shown, number, text=text.rstrip("\n"))
+                lines.append(text)
+                if len(lines) == rows:
+                    yield RowBlock(shown, number - rows + 1, "".join(lines))
+                    lines.clear()
         except UnicodeDecodeError as error:
             collector.add(Location(shown, number + 1, 1), "BD001", f"cannot read file: {error.reason}")
+        if lines:
+            yield RowBlock(shown, number - len(lines) + 1, "".join(lines))
 
 
 class _Repeated(Exception):

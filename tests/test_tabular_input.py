@@ -1,9 +1,13 @@
 """CSV and JSON Lines inputs: the same entities and the same diagnostics as facts files."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.diagnostics import Collector, InvalidInput
 from engine.facts_loader import load_entities
@@ -139,13 +143,13 @@ def test_bad_json_lines_are_reported_at_their_line(tmp_path, mini_kb, text, expe
 
 def test_a_good_line_is_read_without_positions_and_a_bad_one_again_with_them(tmp_path, mini_kb):
     """The fast path (JSON parser alone) must report nothing the positional reader would not."""
-    from engine.tabular_input import jsonl_lines, row_entity
+    from engine.tabular_input import row_entity, table_rows
 
     path = tmp_path / "p.jsonl"
     path.write_text('{"kind": "partner", "id": "a", "name": "A", "facts": {"clients": 3}}\n'
                     '{"kind": "partner", "id": "b", "name": "B", "facts": {"clients": -3}}\n')
     collector = Collector()
-    entities = [row_entity(row, mini_kb, collector) for row in jsonl_lines(path, collector)]
+    entities = [row_entity(row, mini_kb, collector) for row in table_rows(path, mini_kb, collector)]
     assert entities[0].id == "a" and entities[1] is None
     assert [d.format() for d in collector.items] == [f"{path}:2:66: BD303 'clients' is -3, outside [0, ∞]"]
 
@@ -167,3 +171,78 @@ def test_why_explains_a_table_of_one_row_and_refuses_a_longer_one(cli, tmp_path)
     refused = cli("why", two, "focus", "--kb", MINI_KB)
     assert (refused.status, refused.out) == (1, "")
     assert refused.err == f"{two}:0:0: BD008 expected one entity, found 2; give a facts file or a table of one row\n"
+
+
+# -- blocks: the main process cuts a table, workers read it -------------------------------------
+
+CELLS = st.text(alphabet=st.sampled_from(list('ab ,"\n\r;é')), max_size=6)
+
+
+def _reference_rows(path, kb):
+    """The rows of a CSV read in one go by the csv module, with the line each starts on: what
+    reading it in blocks must give."""
+    collector = Collector()
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            width = len(next(reader))
+            start, rows = reader.line_num + 1, []
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    rows.append((start, tuple(cells)) if len(cells) == width else ("BD311", start))
+                start = reader.line_num + 1
+        except csv.Error:
+            rows.append(("BD002", reader.line_num))
+    return rows
+
+
+def _block_rows(path, kb, rows_per_block):
+    from engine.tabular_input import block_rows, table_blocks
+
+    collector, found = Collector(), []
+    for block in table_blocks(path, kb, collector, rows_per_block):
+        for row in block_rows(block, collector):
+            found.append((row.line, row.cells) if row is not None else ("BD311", collector.items[-1].location.line))
+    found.extend((d.code, d.location.line) for d in collector.items if d.code == "BD002")
+    return found
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(CELLS, min_size=1, max_size=4), max_size=12),
+       newline=st.sampled_from(["\n", "\r\n", "\r"]), bom=st.booleans(), raw_tail=st.sampled_from(["", "x\"y", "\"a\"b"]))
+def test_blocks_of_any_size_give_the_rows_of_the_whole_file(tmp_path, mini_kb, rows, newline, bom, raw_tail):
+    """Cells with quotes, commas and line breaks, rows of the wrong width, blank rows, any line
+    ending, a BOM, and text the csv module refuses: every block size reads the same rows, on the
+    same lines, with the same problems, as reading the whole file at once."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=newline).writerows([["kind", "id", "name"], *rows])
+    path = tmp_path / "t.csv"
+    path.write_text(("\ufeff" if bom else "") + buffer.getvalue() + raw_tail, encoding="utf-8", newline="")
+    expected = _reference_rows(path, mini_kb)
+    for size in (1, 2, 3, 64):
+        assert _block_rows(path, mini_kb, size) == expected, size
+
+
+def test_a_csv_syntax_error_stops_the_file_there_in_a_batch_too(cli, tmp_path, monkeypatch):
+    from engine import batch
+    from tests.conftest import MINI_KB
+
+    monkeypatch.setattr(batch, "CHUNK", 2)
+    good = [f"partner,p{i},P{i}" for i in range(7)]
+    path = tmp_path / "p.csv"
+    path.write_text("kind,id,name\n" + "\n".join(good[:5] + ['partner,bad,"B"x'] + good[5:]) + "\n")
+    for jobs in ("1", "2"):
+        result = cli("evaluate", path, "--kb", MINI_KB, "--format", "jsonl", "--jobs", jobs)
+        assert result.status == 1
+        assert [json.loads(line)["entity"]["id"] for line in result.out.splitlines()] == [f"p{i}" for i in range(5)]
+        assert result.err == f"{path}:7:1: BD002 CSV syntax error: ',' expected after '\"'\n"
+
+
+def test_json_lines_blocks_keep_line_numbers(tmp_path, mini_kb):
+    from engine.tabular_input import table_rows
+
+    path = tmp_path / "p.jsonl"
+    lines = [json.dumps({"kind": "partner", "id": f"p{i}", "name": "P", "facts": {}}) if i % 3 else "" for i in range(9)]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    rows = list(table_rows(path, mini_kb, Collector()))
+    assert [(row.line, json.loads(row.text)["id"]) for row in rows] == [(i + 1, f"p{i}") for i in range(9) if i % 3]
