@@ -98,44 +98,47 @@ def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
 
 
 def record_messages(engine, entities) -> list[list[str]]:
-    """The JSON messages the engine sends durable_rules, per entity (to replay them raw)."""
+    """The JSON facts the engine asserts into durable_rules, per entity (to replay them raw)."""
     from engine import durable_backend
 
     sent: list[list[str]] = []
-    original = durable_backend.fact_json
+    original = durable_backend.ReusedSession.assert_json
 
-    def spy(fact):
-        text = original(fact)
+    def spy(session, text):
         sent[-1].append(text)
-        return text
+        return original(session, text)
 
-    durable_backend.fact_json = spy
+    durable_backend.ReusedSession.assert_json = spy
     try:
         for entity in entities:
             sent.append([])
             engine.decide(entity)
     finally:
-        durable_backend.fact_json = original
+        durable_backend.ReusedSession.assert_json = original
     return sent
 
 
 def replay(ruleset, sent: list[list[str]]) -> float:
-    """Assert the recorded messages straight into the C core and run its actions."""
+    """Assert the recorded facts straight into the C core as the engine does (one session, each
+    entity's facts retracted after it), running every action, with no Python around it."""
     import durable_rules_engine as core
 
     handle = ruleset._handle
+    head = '{"sid":"replay","id":"'
+    _, state = core.assert_fact(handle, head + 'open","_open":1}')  # the session's marker, as the backend opens it
+    if core.start_action_for_state(handle, state):
+        core.complete_and_start_action(handle, state)
     start = time.perf_counter()
     for number, messages in enumerate(sent):
-        sid = f"r{number}"
-        for text in messages:
-            text = text[:-1] + f',"sid":"{sid}"}}' if '"sid"' not in text else text.replace(
-                text[text.index('"sid"'):].split(",")[0].split("}")[0], f'"sid":"{sid}"')
-            _, state = core.assert_fact(handle, text)
+        ids = []
+        for k, text in enumerate(messages):
+            ids.append(f"{number}.{k}")
+            _, state = core.assert_fact(handle, f'{head}{number}.{k}",{text[1:]}')
             pending = core.start_action_for_state(handle, state)
             while pending:
                 following = core.complete_and_start_action(handle, state)
                 pending = (None, following) if following else None
-        core.delete_state(handle, sid)
+        core.retract_facts(handle, "[" + ",".join(head + i + '"}' for i in ids) + "]")
     return time.perf_counter() - start
 
 
