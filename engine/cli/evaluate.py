@@ -5,6 +5,7 @@ from .common import EXIT_OK, KB_HELP, UsageError, load_kb, unknown_choice
 
 HELP = "decide every badge for facts files, folders of them, or CSV / JSON Lines tables of entities"
 LOG_CHUNK = 256  # decisions of this many entities go into the log in one atomic append
+IDS_CHECKED_TOGETHER = 64  # entities whose ids are checked for repeats in one go (and then written)
 
 
 def add_arguments(parser) -> None:
@@ -47,20 +48,21 @@ def run(args) -> tuple[str, int]:
     first = next(stream, None)  # worker processes start before the progress bar's thread does
     with batch.UniqueIds() as seen, progress("evaluating", lambda: batch.estimate_count(args.paths)) as advance:
         writer = stream_output.writer_for(args.format, kb, sys.stdout)
-        for outcome in _chained(first, stream):
-            advance(1)
-            collector.items.extend(outcome.diagnostics)
-            if not outcome.ok:
-                continue
-            earlier = seen.first_use(outcome.key, outcome.where)
-            if earlier is not None:
-                collector.add(outcome.where, "BD307", f"entity id '{outcome.key[1]}' is also used by "
-                              f"{batch.shown_location(earlier)}")
-                continue
-            if log:
-                log.add(*outcome.payload, writer)
-            else:
-                writer.add(outcome.payload)
+        for outcomes in _groups(_chained(first, stream), IDS_CHECKED_TOGETHER):
+            advance(len(outcomes))
+            good = []
+            for outcome in outcomes:
+                collector.items.extend(outcome.diagnostics)
+                if outcome.ok:
+                    good.append(outcome)
+            for outcome, earlier in zip(good, seen.first_uses([(o.key, o.where) for o in good])):
+                if earlier is not None:
+                    collector.add(outcome.where, "BD307", f"entity id '{outcome.key[1]}' is also used by "
+                                  f"{batch.shown_location(earlier)}")
+                elif log:
+                    log.add(*outcome.payload, writer)
+                else:
+                    writer.add(outcome.payload)
         if log:
             log.flush(writer)
         writer.finish(any_bad=bool(collector.errors))
@@ -75,6 +77,18 @@ def _chained(first, rest):
     if first is not None:
         yield first
         yield from rest
+
+
+def _groups(outcomes, size: int):
+    """Consecutive outcomes, ``size`` at a time: their ids are checked in one go."""
+    group = []
+    for outcome in outcomes:
+        group.append(outcome)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 class _DecisionLog:
