@@ -15,7 +15,7 @@ from its folder and checks it is the same one).
 """
 from __future__ import annotations
 
-import copyreg
+import gc
 import itertools
 import multiprocessing
 import os
@@ -23,7 +23,6 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator
 
 from . import model as m
@@ -32,13 +31,6 @@ from .diagnostics import Collector, Diagnostic, Location
 CHUNK = 64  # facts files, or table rows, per task: enough to amortise inter-process traffic, few enough to stream
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: keeps workers busy while bounding memory
 
-
-def _read_only(mapping: dict) -> MappingProxyType:
-    return MappingProxyType(mapping)
-
-
-# Results travel between processes; their read-only mappings must too.
-copyreg.pickle(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))
 
 Item = Any  # a Path (a facts file) or a tabular_input.RowBlock (rows of a table, as text)
 Render = Callable[[m.KnowledgeBase, Any], Any]  # (kb, EntityResult) -> what the output writer needs (picklable)
@@ -200,15 +192,21 @@ def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, 
     if first is None:
         return
     second = next(chunks, None) if jobs > 1 else None
-    if second is None:
-        evaluator = Evaluator(kb, render, pack)
-        try:
-            for piece in itertools.chain([first], chunks):
-                yield from evaluator.process(piece)
-        finally:
-            evaluator.close()
-        return
-    yield from _in_pool(itertools.chain([first, second], chunks), kb, render, jobs, pack)
+    # The knowledge base and all else made so far outlive the batch: kept out of the cyclic
+    # collector's scans (3% of a batch's time), in this process and in the workers it forks.
+    gc.freeze()
+    try:
+        if second is None:
+            evaluator = Evaluator(kb, render, pack)
+            try:
+                for piece in itertools.chain([first], chunks):
+                    yield from evaluator.process(piece)
+            finally:
+                evaluator.close()
+            return
+        yield from _in_pool(itertools.chain([first, second], chunks), kb, render, jobs, pack)
+    finally:
+        gc.unfreeze()
 
 
 def _one_malloc_arena() -> None:

@@ -170,12 +170,12 @@ def _drain(handle, state_handle) -> list[str]:
     """Run every action pending in a state; the names of the rules that fired, in order."""
     fired: list[str] = []
     try:
-        pending = _core.start_action_for_state(handle, state_handle)
-        while pending:
+        started = _core.start_action_for_state(handle, state_handle)  # (state, message) or None
+        message = started[1] if started else None
+        while message:
             # the message is {"<rule name>":{"m":{...the fact...}}}: our rule names need no escaping
-            fired.append(pending[1][2:pending[1].index('"', 2)])
-            following = _core.complete_and_start_action(handle, state_handle)
-            pending = (None, following) if following else None
+            fired.append(message[2:message.index('"', 2)])
+            message = _core.complete_and_start_action(handle, state_handle)
     except _core.error as error:
         _core.abandon_action(handle, state_handle)
         raise DurableRulesError(f"durable_rules failed while running actions: {error}") from None

@@ -5,6 +5,7 @@ inference and the explanation only read it.
 """
 from __future__ import annotations
 
+import copyreg
 import functools
 from collections import abc
 from dataclasses import dataclass
@@ -86,6 +87,11 @@ KINDS: dict[str, KindSpec] = {
 
 def frozen_map(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
+
+
+# Model objects travel between processes (batch results) and to disk (the knowledge-base
+# cache); the read-only mappings they hold must pickle too, as read-only mappings.
+copyreg.pickle(MappingProxyType, lambda proxy: (frozen_map, (dict(proxy),)))
 
 
 @dataclass(frozen=True)

@@ -75,13 +75,17 @@ class CsvRows:
         from engine import recorded_badges
 
         entity = _csv_fields(result.entity.id, result.entity.name, result.entity.source)
+        # with nothing recorded for the entity there is nothing to agree with: an empty column
+        agreement = self.with_agreement and recorded_badges.RECORDED_FACT in result.entity.values
+        end = ",\n" if self.with_agreement and not agreement else "\n"
         rows = []
         for d in result.decisions:
             before, rest = self._conclusions[d.conclusion.id]
-            row = entity + before + rest[d.outcome]
-            if self.with_agreement:
-                row += "," + (recorded_badges.agreement(result.entity, d.conclusion, d.outcome) or "")
-            rows.append(row + "\n")
+            if agreement:
+                said = recorded_badges.agreement(result.entity, d.conclusion, d.outcome) or ""
+                rows.append(f"{entity}{before}{rest[d.outcome]},{said}\n")
+            else:
+                rows.append(entity + before + rest[d.outcome] + end)
         return "".join(rows)
 
 
