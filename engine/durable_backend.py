@@ -238,8 +238,11 @@ class ReusedSession:
         """Assert the fact written as the JSON object ``text`` (no sid, no id) and run every action
         it triggers; the names of the rules that fired, in order (none when no rule matched it)."""
         fact_id = f"{self._entity}.{len(self._asserted)}"
-        body = text[1:]
-        code, state_handle = self._assert(f'{self._head}{fact_id}"{"," if body != "}" else ""}{body}')
+        try:
+            code, state_handle = _core.assert_fact(
+                self._handle, f'{self._head}{fact_id}",{text[1:]}' if len(text) > 2 else f'{self._head}{fact_id}"' + "}")
+        except _core.error as error:
+            raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
         if code not in (HANDLED, NOT_HANDLED):  # NOT_HANDLED: it went through the network, no rule matched
             raise DurableRulesError(f"durable_rules did not take the fact (result code {code})")
         self._asserted.append(fact_id)

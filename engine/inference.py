@@ -115,8 +115,9 @@ class Engine:
                      for cid in program.by_id if outcomes[cid] != explained[cid]]
             raise EngineDisagreement(f"decision and explanation disagree for '{entity.id}': " + "; ".join(wrong))
         trails = LazyTrails(TrailBuilder(entity, program.by_id, program.facts, evaluation), tuple(program.by_id))
-        decisions = tuple(_decision(entity=entity, conclusion=c, value=evaluation.outcome(c.id)[0],
-                                    outcome=outcomes[c.id], trails=trails) for c in program.reported)
+        truths = program.node_evaluator.outcome_truths
+        decisions = tuple([_decision(entity=entity, conclusion=c, value=truths[c.id][outcomes[c.id]],
+                                     outcome=outcomes[c.id], trails=trails) for c in program.reported])
         return EntityResult(entity, decisions, m.frozen_map(outcomes), trails)
 
     def evaluate_all(self, entities: Iterable[m.Entity]) -> list[EntityResult]:

@@ -54,7 +54,7 @@ class StageFacts:
 
     def __init__(self, program):
         names = program.field_names
-                # per fact some rule reads: (short field, encoder) for a scalar, or the
+        # per fact some rule reads: (short field, encoder) for a scalar, or the
         # (short field, member) pairs of the list values rules test
         self._scalars: dict[str, tuple[str, Callable[[Any], str]]] = {}
         self._members: dict[str, tuple[tuple[str, str], ...]] = {}

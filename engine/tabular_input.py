@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -146,40 +148,79 @@ def _csv_blocks(path: Path, kb: m.KnowledgeBase, collector: Collector, rows: int
     except OSError as error:
         collector.add(Location(shown, 0, 0), "BD001", f"cannot read file: {error.strerror or error}")
         return
-    lines: list[str] = []  # the file's lines since the last block, as the csv reader took them
-
-    def recorded():
-        for line in handle:
-            lines.append(line)
-            yield line
-
     with handle:
-        # The csv module parses each row only to find where it ends (a quoted cell may hold a
-        # newline): the block's text is then the rows' lines, read again by a worker.
-        reader = csv.reader(recorded(), strict=True)
-        first = read = 0  # the file line the block starts at; lines of whole rows in ``lines``
+        lines = _CsvLines(handle)
         try:
-            names = next(reader, None)
+            names = lines.header()
             if names is None:
                 collector.add(Location(shown, 1, 1), "BD005", "file is empty; expected a header row")
                 return
             header = _header(shown, names, kb, collector)
             if header is None:
                 return
-            lines.clear()
-            first, count = reader.line_num + 1, 0
-            for _ in reader:
-                read, count = len(lines), count + 1
+            lines.cut()
+            first, count = lines.consumed + 1, 0
+            while lines.row():
+                count += 1
                 if count == rows:
-                    yield RowBlock(shown, first, "".join(lines), header)
-                    lines.clear()
-                    first, read, count = reader.line_num + 1, 0, 0
+                    yield RowBlock(shown, first, lines.cut(), header)
+                    first, count = lines.consumed + 1, 0
         except UnicodeDecodeError as error:
-            collector.add(Location(shown, reader.line_num + 1, 1), "BD001", f"cannot read file: {error.reason}")
+            collector.add(Location(shown, lines.consumed + 1, 1), "BD001", f"cannot read file: {error.reason}")
         except csv.Error as error:
-            collector.add(Location(shown, reader.line_num, 1), "BD002", f"CSV syntax error: {error}")
-        if read:
-            yield RowBlock(shown, first, "".join(lines[:read]), header)
+            collector.add(Location(shown, lines.consumed, 1), "BD002", f"CSV syntax error: {error}")
+        text = lines.cut()  # the whole rows before the end, or before a problem
+        if text:
+            yield RowBlock(shown, first, text, header)
+
+
+class _CsvLines:
+    """A CSV file's lines, taken a row at a time, as the csv module would split them into rows.
+
+    A line with no quote (and nothing else the csv module treats specially) is a whole row
+    by itself; the csv module reads the others, only to find where their row ends (a quoted
+    cell may hold a line break) and to catch syntax errors. Reading every row with it cost
+    the main process of a batch more than everything else it does per entity.
+    """
+
+    _SPECIAL = re.compile('["\x00]')  # a quote; NUL, which Python 3.10's csv module refuses
+
+    def __init__(self, handle):
+        self._file = iter(handle)
+        self.taken: list[str] = []  # lines since the last cut
+        self.whole = 0  # how many of ``taken`` belong to whole rows
+        self.consumed = 0  # lines read from the file
+
+    def _pull(self) -> Iterator[str]:
+        for text in self._file:
+            self.consumed += 1
+            self.taken.append(text)
+            yield text
+
+    def header(self) -> list[str] | None:
+        cells = next(csv.reader(self._pull(), strict=True), None)
+        self.whole = len(self.taken)
+        return cells
+
+    def row(self) -> bool:
+        """Take the next row's lines; False at the end of the file."""
+        text = next(self._file, None)
+        if text is None:
+            return False
+        self.consumed += 1
+        self.taken.append(text)
+        if self._SPECIAL.search(text) or len(text) > csv.field_size_limit():
+            next(csv.reader(itertools.chain([text], self._pull()), strict=True))
+        self.whole = len(self.taken)
+        return True
+
+    def cut(self) -> str:
+        """The lines of the whole rows taken since the last cut (a row that could not be read to
+        its end is left out)."""
+        text = "".join(self.taken[:self.whole])
+        self.taken.clear()
+        self.whole = 0
+        return text
 
 
 def _header(shown: str, names: list[str], kb: m.KnowledgeBase, collector: Collector) -> Header | None:

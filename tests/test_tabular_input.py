@@ -175,7 +175,7 @@ def test_why_explains_a_table_of_one_row_and_refuses_a_longer_one(cli, tmp_path)
 
 # -- blocks: the main process cuts a table, workers read it -------------------------------------
 
-CELLS = st.text(alphabet=st.sampled_from(list('ab ,"\n\r;é')), max_size=6)
+CELLS = st.text(alphabet=st.sampled_from(list('ab ,"\n\r;é\x00')), max_size=6)
 
 
 def _reference_rows(path, kb):
@@ -246,3 +246,14 @@ def test_json_lines_blocks_keep_line_numbers(tmp_path, mini_kb):
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     rows = list(table_rows(path, mini_kb, Collector()))
     assert [(row.line, json.loads(row.text)["id"]) for row in rows] == [(i + 1, f"p{i}") for i in range(9) if i % 3]
+
+
+def test_a_cell_beyond_the_csv_modules_limit_is_a_syntax_error_in_quoted_and_plain_rows(tmp_path, mini_kb):
+    import csv as csv_module
+
+    huge = "x" * (csv_module.field_size_limit() + 1)
+    for row in (f"partner,a,{huge}", f'partner,a,"{huge}"'):
+        path = tmp_path / "big.csv"
+        path.write_text(f"kind,id,name\npartner,ok,OK\n{row}\n")
+        assert _block_rows(path, mini_kb, 64) == _reference_rows(path, mini_kb) == [(2, ("partner", "ok", "OK")),
+                                                                                     ("BD002", 3)]
