@@ -6,10 +6,6 @@ from collections import Counter
 import io
 import json
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from .render_json import trail_data
 from .words import OUTCOME_WORDS, TONE_STYLES, outcome_label, trail_tone
 
@@ -122,8 +118,11 @@ def _totals(columns, rows) -> str:
     return ", ".join(f"{counts[o]} {OUTCOME_WORDS[o]}" for o in order if counts[o])
 
 
-def to_table(kb, results, console: Console) -> None:
+def to_table(kb, results, console) -> None:
     """One table per pack: entities × the pack's reported conclusions."""
+    from rich.table import Table  # rich is loaded only for the tables that need it
+    from rich.text import Text
+
     for title, pack, columns, rows in matrix_groups(kb, results):
         table = Table(title=title, title_justify="left")
         table.add_column(pack.entity.capitalize(), overflow="fold")
