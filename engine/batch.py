@@ -148,9 +148,9 @@ _worker: Evaluator | None = None
 def _start_worker(kb_or_root, sha256: str, render: Render, pack: str | None) -> None:
     global _worker
     if isinstance(kb_or_root, str):  # spawned: read the knowledge base again, and make sure it is the same
-        from .kb_loader import load_knowledge_base
+        from .kb_cache import load_cached
 
-        kb_or_root = load_knowledge_base(kb_or_root)
+        kb_or_root = load_cached(kb_or_root)
         if kb_or_root.sha256 != sha256:
             raise RuntimeError("the knowledge base changed on disk while the batch was starting")
     _worker = Evaluator(kb_or_root, render, pack)

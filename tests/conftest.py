@@ -14,6 +14,15 @@ EXAMPLES = REPO / "examples" / "partners"
 SEEDS = REPO.parent / "shared" / "seeds"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_kb_cache(tmp_path_factory):
+    """Commands cache knowledge bases in a folder of the test run's, never the user's own
+    (subprocesses inherit it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BADGES_CACHE_DIR", str(tmp_path_factory.mktemp("kb-cache")))
+        yield
+
+
 @dataclass
 class Run:
     status: int

@@ -24,10 +24,11 @@ def kb_dir(value: str | None) -> Path:
 
 
 def load_kb(value: str | None):
-    """Load and validate the knowledge base; raises InvalidInput with every problem."""
-    from engine.kb_loader import load_knowledge_base
+    """Load and validate the knowledge base, from the cache when it has not changed;
+    raises InvalidInput with every problem."""
+    from engine.kb_cache import load_cached
 
-    return load_knowledge_base(kb_dir(value))
+    return load_cached(kb_dir(value))
 
 
 def console(buffer: io.StringIO, piped_width: int = 100):

@@ -28,6 +28,7 @@ def add_arguments(parser) -> None:
 def run(args) -> tuple[str, int]:
     from engine.facts_loader import load_entities
     from engine.impact import checkout_revision, compare
+    from engine.kb_cache import load_cached
     from engine.kb_loader import load_knowledge_base
 
     needed = 2 if args.old_rev else 3
@@ -43,8 +44,9 @@ def run(args) -> tuple[str, int]:
         else:
             old_dir = Path(args.paths[0])
             old_label = str(old_dir)
-        old_kb = load_knowledge_base(old_dir)
-        new_kb = load_knowledge_base(new_dir)
+        # a revision checked out into a scratch folder is read once: not worth a cache entry
+        old_kb = load_knowledge_base(old_dir) if args.old_rev else load_cached(old_dir)
+        new_kb = load_cached(new_dir)
         entities = load_entities(partners, new_kb)
         impact = compare(old_kb, new_kb, entities)
     labels = (old_label, str(new_dir))
