@@ -55,14 +55,13 @@ def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
     """Per-partner rates in this process: ceiling, raw durable_rules, decide, evaluate, load."""
     from ceiling import compile_kb
 
-    from engine.batch import input_items
     from engine.diagnostics import Collector
     from engine.inference import Engine
     from engine.stream_output import render_csv, render_jsonl
-    from engine.tabular_input import row_entity
+    from engine.tabular_input import row_entity, table_rows
 
     collector = Collector()
-    rows = list(input_items([path], kb, collector))[:count]
+    rows = list(table_rows(path, kb, collector))[:count]
     start = time.perf_counter()
     entities = [row_entity(row, kb, collector) for row in rows]
     load = time.perf_counter() - start
@@ -70,7 +69,7 @@ def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
     figures = [("load: parse + validate (CSV row -> entity)", load)]
 
     plain = compile_kb(kb)
-    facts = [{k: v.value for k, v in e.facts.items()} for e in entities]
+    facts = [e.values for e in entities]
     figures.append(("plain Python, same condition trees (ceiling)", timed(plain, facts)))
 
     with Engine(kb) as engine:
@@ -91,7 +90,7 @@ def in_process(kb, path: Path, count: int) -> list[tuple[str, float]]:
         figures.append(("render JSON with the trails (--format json/jsonl)",
                         share * timed(lambda r: render_jsonl(kb, r), results)))
         for entity in entities[:200]:  # the ceiling must reach the same outcomes
-            assert plain({k: v.value for k, v in entity.facts.items()}) == dict(engine.decide(entity)), entity.id
+            assert plain(entity.values) == dict(engine.decide(entity)), entity.id
         sent = record_messages(engine, entities)
         figures.insert(2, ("raw durable_rules: same rules, same facts, C core only", replay(ruleset, sent)))
     return figures

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import gc
 import itertools
-import multiprocessing
 import os
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -28,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location
 
-CHUNK = 64  # facts files, or table rows, per task: enough to amortise inter-process traffic, few enough to stream
+CHUNK = 256  # facts files, or table rows, per task: enough to amortise inter-process traffic, few enough to stream
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: keeps workers busy while bounding memory
 
 
@@ -48,6 +46,9 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.payload is not None
+
+    def __reduce__(self):  # pickled as its fields alone: one per entity comes back from a worker
+        return Outcome, (self.key, self.where, self.diagnostics, self.payload)
 
 
 def input_items(paths: Iterable[str | Path], kb: m.KnowledgeBase, collector: Collector,
@@ -227,6 +228,9 @@ def _one_malloc_arena() -> None:
 
 def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
              pack: str | None) -> Iterator[Outcome]:
+    import multiprocessing  # here: a batch that fits in one process never needs it
+    from concurrent.futures import ProcessPoolExecutor
+
     _one_malloc_arena()
     methods = multiprocessing.get_all_start_methods()
     method = "fork" if "fork" in methods else "spawn"

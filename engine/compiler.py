@@ -288,11 +288,8 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
     from stage 0, a conclusion's value from the stage after it is decided, and a split
     part's field from the stage after the part's own rule.
     """
-    facts: dict[str, m.FactSpec] = {}
-    conclusions: list[m.Conclusion] = []
-    for pack in kb.packs_for(entity):
-        facts.update(pack.facts)
-        conclusions.extend(pack.conclusions.values())
+    facts = kb.facts_for(entity)
+    conclusions = [c for pack in kb.packs_for(entity) for c in pack.conclusions.values()]
     order = _dependency_order(conclusions)
     compiler = TreeCompiler(facts)
     budget = ExpressionBudget()

@@ -105,6 +105,9 @@ class Location:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
 
+    def __reduce__(self):  # pickled as its fields alone: a batch sends one per entity between processes
+        return Location, (self.path, self.line, self.col)
+
 
 @dataclass(frozen=True)
 class Diagnostic:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from . import model as m
 from .diagnostics import Collector, InvalidInput, Location, did_you_mean
 from .rule_limits import largest_comparable
-from .source import Document, read_document
-from .validation import check_schema
+
+if TYPE_CHECKING:  # the YAML reader and the schema checks are loaded when a facts file is read
+    from .source import Document
 
 FACTS_SUFFIXES = (".yaml", ".yml", ".json")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -61,6 +62,8 @@ def load_entities(paths: Iterable[str | Path], kb: m.KnowledgeBase) -> list[m.En
 
 
 def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    from .source import read_document
+
     document = read_document(path, collector)
     if document is None:
         return None
@@ -70,10 +73,12 @@ def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Enti
 def entity_from_document(document: Document, kb: m.KnowledgeBase, collector: Collector,
                          source: str) -> m.Entity | None:
     """The entity a parsed facts document describes, or None after reporting its problems."""
+    from .validation import check_schema
+
     if not check_schema(document, "facts", collector):
         return None
     data = document.data
-    schema = fact_schema_for(kb, data["kind"])
+    schema = kb.facts_for(data["kind"])
     if not schema:
         kinds = sorted({p.entity for p in kb.packs.values()})
         collector.add(document.at(("kind",)), "BD306", f"no pack evaluates entities of kind '{data['kind']}'",
@@ -84,13 +89,6 @@ def entity_from_document(document: Document, kb: m.KnowledgeBase, collector: Col
         return None
     return m.Entity(kind=data["kind"], id=str(data["id"]), name=data["name"],
                     description=data.get("description"), source=source, facts=m.frozen_map(facts))
-
-
-def fact_schema_for(kb: m.KnowledgeBase, kind: str) -> dict[str, m.FactSpec]:
-    schema: dict[str, m.FactSpec] = {}
-    for pack in kb.packs_for(kind):
-        schema.update(pack.facts)
-    return schema
 
 
 def read_facts(document: Document, path: tuple, schema: Mapping[str, m.FactSpec],

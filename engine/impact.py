@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, InvalidInput, Location
-from .facts_loader import fact_schema_for, normalise
+from .facts_loader import normalise
 
 ABSENT = "absent"  # the outcome of a conclusion one of the two knowledge bases does not have
 
@@ -102,7 +102,7 @@ def _values(node, into: dict[str, str]) -> dict[str, str]:
 
 def rebase(entity: m.Entity, old_kb: m.KnowledgeBase) -> tuple[m.Entity, tuple[str, ...]]:
     """The entity as the old knowledge base sees it: facts its schema lacks or rejects become unknown."""
-    schema = fact_schema_for(old_kb, entity.kind)
+    schema = old_kb.facts_for(entity.kind)
     kept: dict[str, m.FactValue] = {}
     lost: list[str] = []
     for name, fact in entity.facts.items():

@@ -290,6 +290,13 @@ class KnowledgeBase:
     def packs_for(self, entity_kind: str) -> tuple[Pack, ...]:
         return tuple(p for p in self.packs.values() if p.entity == entity_kind)
 
+    def facts_for(self, entity_kind: str) -> dict[str, FactSpec]:
+        """Every fact an entity of this kind can have: those of the packs that evaluate it."""
+        facts: dict[str, FactSpec] = {}
+        for pack in self.packs_for(entity_kind):
+            facts.update(pack.facts)
+        return facts
+
     def find_conclusion(self, conclusion_id: str) -> Conclusion | None:
         for pack in self.packs.values():
             if conclusion_id in pack.conclusions:

@@ -176,7 +176,7 @@ class Reproducer:
 
 def rebuild_entity(record: dict, kb: m.KnowledgeBase, where: Location) -> m.Entity:
     """The entity a record was decided for, from its canonical facts, through the facts loader."""
-    from .facts_loader import fact_schema_for, read_facts
+    from .facts_loader import read_facts
     from .source import Document
     from .validation import check_schema
 
@@ -188,7 +188,7 @@ def rebuild_entity(record: dict, kb: m.KnowledgeBase, where: Location) -> m.Enti
     collector = Collector()
     facts = None
     if check_schema(document, "facts", collector):
-        schema = fact_schema_for(kb, data["kind"])
+        schema = kb.facts_for(data["kind"])
         if schema:
             facts = read_facts(document, ("facts",), schema, collector)
         else:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from . import model as m
 from .diagnostics import Location
-from .facts_loader import fact_schema_for
 from .rule_limits import largest_comparable
 from .schemas import EVIDENCE_SOURCES, FACTS_FILE
 
@@ -160,7 +159,7 @@ class RowReader:
                              if evidence is None and name not in ENTITY_COLUMNS}
         self._cols = {name: header.columns[index][2] for name, index in self._value_index.items()}
         for kind in {pack.entity for pack in kb.packs.values()}:
-            schema = fact_schema_for(kb, kind)
+            schema = kb.facts_for(kind)
             if schema and _KIND.search(kind):  # else the slow path refuses the kind (BD306, BD101)
                 self._plans[kind] = self._plan(pairs, schema, EMPTY_LIST, LIST_SEPARATOR)
 

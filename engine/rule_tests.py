@@ -8,7 +8,7 @@ from explain.trail import deciding_ids
 
 from . import model as m
 from .diagnostics import Collector, Location, did_you_mean
-from .facts_loader import fact_schema_for, read_facts
+from .facts_loader import read_facts
 from .inference import Engine
 from .source import read_document
 from .validation import check_schema
@@ -57,7 +57,7 @@ def _load_file(path: Path, pack: m.Pack, kb: m.KnowledgeBase, collector: Collect
     document = read_document(path, collector)
     if document is None or not check_schema(document, "tests", collector):
         return []
-    schema = fact_schema_for(kb, pack.entity)
+    schema = kb.facts_for(pack.entity)
     every_node = {n.id for c in pack.conclusions.values() for n in c.nodes()}
     # conclusions of other packs for the same entity kind can be tested from here too
     conclusions = {cid: c for p in kb.packs_for(pack.entity) for cid, c in p.conclusions.items()}

@@ -24,12 +24,14 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location, did_you_mean
 from .row_reader import reader_for
-from .source import Document, parse_json_text
+
+if TYPE_CHECKING:  # the YAML and JSON reader, loaded only for rows the fast path declines
+    from .source import Document
 
 CSV_SUFFIXES = (".csv",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -259,6 +261,8 @@ def _header(shown: str, names: list[str], kb: m.KnowledgeBase, collector: Collec
 
 def _csv_document(row: Row) -> Document:
     """The row as the facts-file document it stands for, each value at its cell."""
+    from .source import Document
+
     data: dict = {}
     facts: dict = {}
     positions: dict = {}
@@ -354,6 +358,8 @@ def _no_repeats(pairs):
 
 
 def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    from .source import Document, parse_json_text
+
     # Fast path: the JSON parser alone, no positions. Only a line with a problem is read
     # again by the positional reader, so that its diagnostics point at the right column.
     try:
@@ -381,8 +387,8 @@ def _on_line(diagnostic: Diagnostic, line: int) -> Diagnostic:
 
 
 def _entity(document: Document, row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
-    from .facts_loader import entity_from_document, fact_schema_for
+    from .facts_loader import entity_from_document
 
     if row.header is not None and isinstance(document.data.get("kind"), str):
-        _type_cells(document, fact_schema_for(kb, document.data["kind"]))
+        _type_cells(document, kb.facts_for(document.data["kind"]))
     return entity_from_document(document, kb, collector, source=row.source)

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.diagnostics import Collector
-from engine.facts_loader import fact_schema_for
 from engine.model import FACT_TYPES, LazyFacts, frozen_map
 from engine.row_reader import RowReader, reader_for
 from engine.rule_limits import largest_comparable
@@ -77,7 +76,7 @@ def row_of(header: Header, cells: dict[str, str], line: int = 2) -> Row:
 
 
 def partner_facts(kb) -> dict:
-    return fact_schema_for(kb, "partner")
+    return kb.facts_for("partner")
 
 
 def filled(cell: str, spec) -> str:
@@ -208,7 +207,7 @@ SPOILT_ENTITY = {"kind": st.sampled_from(["Partner", "", "nobody", "partner_"]),
 def rows(draw, kb):
     """A row over partner and association facts, with their evidence, its columns in any order:
     mostly valid cells, a few of them (or none) spoilt."""
-    kinds = {kind: fact_schema_for(kb, kind) for kind in ("partner", "association")}
+    kinds = {kind: kb.facts_for(kind) for kind in ("partner", "association")}
     specs = {**kinds["association"], **kinds["partner"]}
     kind = draw(VALID_ENTITY["kind"])
     facts = draw(st.lists(st.sampled_from(sorted(kinds[kind])), min_size=1, max_size=12, unique=True))
