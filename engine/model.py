@@ -356,6 +356,10 @@ class LazyFacts(abc.Mapping):
     def __contains__(self, name) -> bool:
         return name in self.values
 
+    def get(self, name, default=None):
+        # Mapping.get would raise and catch a KeyError for every unknown fact: trails ask for many
+        return self[name] if name in self.values else default
+
     def __reduce__(self):  # pickled as the plain mapping it stands for
         return frozen_map, (dict(self),)
 
