@@ -19,9 +19,9 @@ import gc
 import itertools
 import os
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location
@@ -34,9 +34,10 @@ Item = Any  # a Path (a facts file) or a tabular_input.RowBlock (rows of a table
 Render = Callable[[m.KnowledgeBase, Any], Any]  # (kb, EntityResult) -> what the output writer needs (picklable)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one input item: its rendered result, or the problems that stopped it."""
+class Outcome(NamedTuple):
+    """What became of one input item: its rendered result, or the problems that stopped it.
+
+    A named tuple: one per entity comes back from a worker, and a tuple unpickles fastest."""
 
     key: tuple[str, str] | None  # (kind, id) of the entity, when it could be read
     where: Location  # where the entity starts (for a duplicate-id diagnostic)
@@ -46,9 +47,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.payload is not None
-
-    def __reduce__(self):  # pickled as its fields alone: one per entity comes back from a worker
-        return Outcome, (self.key, self.where, self.diagnostics, self.payload)
 
 
 def input_items(paths: Iterable[str | Path], kb: m.KnowledgeBase, collector: Collector,
