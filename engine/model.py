@@ -356,6 +356,10 @@ class LazyFacts(abc.Mapping):
     def __contains__(self, name) -> bool:
         return name in self.values
 
+    def evidence(self, name: str) -> Evidence:
+        """The evidence of a known fact, without building its FactValue."""
+        return self._evidence.get(name, NO_EVIDENCE)
+
     def get(self, name, default=None):
         # Mapping.get would raise and catch a KeyError for every unknown fact: trails ask for many
         return self[name] if name in self.values else default
@@ -372,6 +376,12 @@ class Entity:
     description: str | None
     source: str  # the file it was read from
     facts: Mapping[str, FactValue]
+
+    def evidence(self, name: str) -> Evidence:
+        """The evidence given for a known fact."""
+        if isinstance(self.facts, LazyFacts):
+            return self.facts.evidence(name)
+        return self.facts[name].evidence
 
     @functools.cached_property
     def values(self) -> Mapping[str, Any]:

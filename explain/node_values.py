@@ -15,11 +15,12 @@ no builtins and calls nothing but ``values.get`` and ``tuple.count``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from engine import model as m
-from explain.trail import Truth
+from explain.trail import TrailShapes, Truth
 
 _TRUTH = {True: Truth.TRUE, False: Truth.FALSE, None: Truth.UNKNOWN}
 
@@ -61,6 +62,7 @@ class NodeEvaluator:
     """
 
     def __init__(self, conclusions: Sequence[m.Conclusion], facts: Mapping[str, m.FactSpec]):
+        self._facts = facts
         writer = _Writer(facts)
         for conclusion in conclusions:
             writer.conclusion(conclusion)
@@ -71,6 +73,11 @@ class NodeEvaluator:
         namespace: dict[str, Any] = {"__builtins__": {}}
         exec(compile(self.source, f"<node values of {len(conclusions)} conclusions>", "exec"), namespace)
         self.function: Callable[[Mapping[str, Any]], tuple[tuple, dict[str, str]]] = namespace["evaluate"]
+
+    @functools.cached_property
+    def shapes(self) -> TrailShapes:
+        """What trails of these conclusions hold whatever the entity, shared by every entity's trails."""
+        return TrailShapes(self._facts)
 
     def __call__(self, values: Mapping[str, Any]) -> Evaluation:
         truths, outcomes = self.function(values)

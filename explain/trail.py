@@ -117,6 +117,47 @@ _node = fast_constructor(TrailNode)
 _read = fast_constructor(FactRead)
 _conclusion_trail = fast_constructor(ConclusionTrail)
 _rule = fast_constructor(RuleRef)
+_NODE_DEFAULTS = {f.name: f.default for f in fields(TrailNode) if f.default is not MISSING}
+
+
+class TrailShapes:
+    """What a trail holds whatever the entity: each node's fields but its value, how it decided
+    and what it read; each rule's reference; each unknown fact's read. Built up once per
+    compiled program (``NodeEvaluator.shapes``) and shared by every entity's ``TrailBuilder``,
+    so that building a trail sets only what the entity decides."""
+
+    def __init__(self, facts: Mapping[str, m.FactSpec]):
+        self._facts = facts
+        self._nodes: dict[int, tuple[m.Condition, dict]] = {}  # id(node) -> (the node, kept alive; its fields)
+        self._rules: dict[str, RuleRef] = {}
+        self._unknown: dict[str, FactRead] = {}
+
+    def node(self, node: m.Condition) -> dict:
+        found = self._nodes.get(id(node))
+        if found is None:
+            fields_ = dict(_NODE_DEFAULTS, id=node.id, description=node.description, cite=node.cite)
+            if isinstance(node, m.Comparison):
+                fields_.update(kind="compare", op=node.op, threshold=None if node.other_fact else node.value)
+            elif isinstance(node, m.ConclusionRef):
+                fields_.update(kind="conclusion", outcomes=node.outcomes)
+            else:
+                fields_.update(kind=_KINDS[type(node)], count=getattr(node, "count", None))
+            found = self._nodes[id(node)] = (node, fields_)
+        return found[1]
+
+    def rule(self, c: m.Conclusion) -> RuleRef:
+        found = self._rules.get(c.id)
+        if found is None:
+            found = self._rules[c.id] = _rule(id=c.id, version=c.version, file=c.file, line=c.line,
+                                              effective=c.effective, owner=c.owner, sha256=c.sha256)
+        return found
+
+    def unknown(self, name: str) -> FactRead:
+        found = self._unknown.get(name)
+        if found is None:
+            spec = self._facts[name]
+            found = self._unknown[name] = _read(name=name, type=spec.type, known=False, unit=spec.unit)
+        return found
 
 
 def deciding_children(kind: str, value: Truth, values: list[Truth]) -> set[int]:
@@ -189,15 +230,17 @@ class TrailBuilder:
         self.conclusions = conclusions
         self.facts = facts
         self._evaluation = evaluation
+        self._shapes = evaluation.evaluator.shapes if evaluation is not None else TrailShapes(facts)
         self._done: dict[str, ConclusionTrail] = {}
         self._values: dict[int, Truth] = {}  # id(condition node) -> its value for this entity
         self._outcomes: dict[str, tuple[Truth, str]] = {}
+        self._reads: dict[str, FactRead] = {}
 
     def __getstate__(self) -> dict:
         """Pickled (a batch worker sends whole results for tables) without what only this process
         can read: the compiled evaluation, and node values keyed by ``id()``, which name other
         objects once unpickled. Outcomes are kept; node values are found again if a trail needs them."""
-        state = dict(self.__dict__, _evaluation=None, _values={})
+        state = dict(self.__dict__, _evaluation=None, _values={}, _shapes=TrailShapes(self.facts))
         if self._evaluation is not None:
             state["_outcomes"] = {cid: self._evaluation.outcome(cid) for cid in self.conclusions}
         return state
@@ -225,10 +268,7 @@ class TrailBuilder:
             root = self.levels(c) if c.levels else self.node(c.condition, deciding=True)
             self._done[conclusion_id] = _conclusion_trail(
                 conclusion=c.id, name=c.name, kind=c.kind, value=value, outcome=outcome,
-                description=c.description,
-                rule=_rule(id=c.id, version=c.version, file=c.file, line=c.line, effective=c.effective,
-                           owner=c.owner, sha256=c.sha256),
-                cite=c.cite, root=root, scale=c.outcomes,
+                description=c.description, rule=self._shapes.rule(c), cite=c.cite, root=root, scale=c.outcomes,
             )
         return self._done[conclusion_id]
 
@@ -280,30 +320,39 @@ class TrailBuilder:
         return Truth.TRUE if outcome in node.outcomes else Truth.FALSE
 
     def read(self, name: str) -> FactRead:
-        fact = self.entity.facts.get(name)
-        spec = self.facts[name]
-        if fact is None:
-            return _read(name=name, type=spec.type, known=False, unit=spec.unit)
-        return _read(name=name, type=spec.type, known=True, value=fact.value, unit=spec.unit, evidence=fact.evidence)
+        found = self._reads.get(name)
+        if found is None:
+            if name in self.entity.values:
+                spec = self.facts[name]
+                found = _read(name=name, type=spec.type, known=True, value=self.entity.values[name], unit=spec.unit,
+                              evidence=self.entity.evidence(name))
+            else:
+                found = self._shapes.unknown(name)
+            self._reads[name] = found
+        return found
 
     def node(self, node: m.Condition, deciding: bool, level: str | None = None) -> TrailNode:
-        common = dict(id=node.id, description=node.description, cite=node.cite, deciding=deciding,
-                      value=self.value(node), level=level)
-        if isinstance(node, m.Comparison):
-            read = self.read(node.fact)
-            other = self.read(node.other_fact) if node.other_fact else None
-            return _node(kind="compare", fact=read, op=node.op,
-                         threshold=None if other else node.value, other=other, **common)
-        if isinstance(node, m.ConclusionRef):
-            return _node(kind="conclusion", conclusion=self.trail(node.conclusion), outcomes=node.outcomes,
-                         **common)
-        kind, count = _KINDS[type(node)], getattr(node, "count", None)
-        children = m.children_of(node)
-        chosen = deciding_children(kind, common["value"], [self.value(child) for child in children])
-        return _node(kind=kind, count=count, **common,
-                     children=tuple(self.node(child, i in chosen) for i, child in enumerate(children)))
+        built = _new(TrailNode)
+        state = built.__dict__
+        state.update(self._shapes.node(node))
+        value = state["value"] = self.value(node)
+        state["deciding"] = deciding
+        state["level"] = level
+        kind = state["kind"]
+        if kind == "compare":
+            state["fact"] = self.read(node.fact)
+            if node.other_fact:
+                state["other"] = self.read(node.other_fact)
+        elif kind == "conclusion":
+            state["conclusion"] = self.trail(node.conclusion)
+        else:
+            children = m.children_of(node)
+            chosen = deciding_children(kind, value, [self.value(child) for child in children])
+            state["children"] = tuple([self.node(child, i in chosen) for i, child in enumerate(children)])
+        return built
 
 
+_new = object.__new__
 _KINDS = {m.AllOf: "all", m.AnyOf: "any", m.Not: "not", m.AtLeast: "at_least"}
 
 
