@@ -50,15 +50,16 @@ class Outcome(NamedTuple):
 
 
 def input_items(paths: Iterable[str | Path], kb: m.KnowledgeBase, collector: Collector,
-                expanded: bool = False) -> Iterator[Item]:
-    """Every item under ``paths`` in order: facts files (folders sorted) and blocks of table rows,
-    streamed. ``expanded``: ``paths`` already went through ``facts_paths`` (files only)."""
+                expanded: bool = False, rows: int | None = None) -> Iterator[Item]:
+    """Every item under ``paths`` in order: facts files (folders sorted) and blocks of ``rows``
+    table rows (CHUNK unless given), streamed. ``expanded``: ``paths`` already went through
+    ``facts_paths`` (files only)."""
     from .facts_loader import facts_paths
     from .tabular_input import is_table, table_blocks
 
     for path in (map(Path, paths) if expanded else facts_paths(paths, collector)):
         if is_table(path):
-            yield from table_blocks(path, kb, collector, CHUNK)
+            yield from table_blocks(path, kb, collector, rows or CHUNK)
         else:
             yield path
 

@@ -25,7 +25,7 @@ from . import model as m
 from .diagnostics import Collector, Diagnostic, InvalidInput, Location
 
 __all__ = [
-    "FORMAT", "GENESIS", "Entry", "Link", "LogReading", "append_records", "build_records", "canonical",
+    "FORMAT", "GENESIS", "Entry", "Link", "LogReading", "RecordText", "append_records", "build_records", "canonical",
     "content_id", "facts_data", "read_log", "record_hash", "sha256_text", "timestamp_now",
 ]
 
@@ -121,54 +121,76 @@ def _identity(kb: m.KnowledgeBase) -> dict:
     return _IDENTITIES[key]
 
 
-def build_records(kb: m.KnowledgeBase, results: Iterable) -> list[dict]:
+@dataclass(frozen=True)
+class RecordText:
+    """One record's canonical JSON without ``hash`` and ``prev``, cut where those two go.
+
+    Canonical JSON sorts keys, so a record reads ``{<head>,"hash":…,<middle>,"prev":…,<tail>}``.
+    Batch workers write this text (the costly part, in parallel); the process that appends
+    only chains it: it adds ``prev``, hashes, and puts ``hash`` in.
+    """
+
+    head: str  # conclusion, entity, facts, facts_sha256, format
+    middle: str  # id, knowledge_base, outcome
+    tail: str  # rule, software, timestamp, trail
+
+    def line(self, prev: str) -> tuple[str, str]:
+        """(the record's line, its hash) when chained after the record whose hash is ``prev``."""
+        linked = f'"prev":"{prev}",{self.tail}}}'
+        digest = sha256_text(f"{{{self.head},{self.middle},{linked}")
+        return f'{{{self.head},"hash":"{digest}",{self.middle},{linked}\n', digest
+
+
+def _members(data: dict) -> str:
+    """The canonical JSON of ``data`` without its braces: a run of members of a larger object."""
+    return canonical(data)[1:-1]
+
+
+def build_records(kb: m.KnowledgeBase, results: Iterable) -> list[RecordText]:
     """One record (without ``prev`` and ``hash``) per reported decision of each entity result."""
     from explain.render_json import trail_data
 
     identity, software, timestamp = _identity(kb), software_versions(), timestamp_now()
+    knowledge_base = canonical(identity)
     records = []
     for result in results:
         entity = result.entity
         facts = facts_data(entity)
         about = {"kind": entity.kind, "id": entity.id, "name": entity.name,
                  "description": entity.description, "source": entity.source}
+        facts_text, facts_sha256 = canonical(facts), sha256_text(canonical(facts))
+        key = canonical({"id": entity.id, "kind": entity.kind})
         for decision in result.decisions:
             conclusion = decision.conclusion
-            record = {
-                "format": FORMAT,
-                "timestamp": timestamp,
-                "entity": {k: v for k, v in about.items() if v is not None},
-                "facts": facts,
-                "facts_sha256": sha256_text(canonical(facts)),
-                "knowledge_base": identity,
-                "software": software,
-                "conclusion": {"id": conclusion.id, "kind": conclusion.kind, "name": conclusion.name},
-                "outcome": decision.outcome,
-                "rule": {"id": conclusion.id, "version": conclusion.version, "file": conclusion.file,
-                         "line": conclusion.line, "sha256": conclusion.sha256},
-                # through JSON once, so the record holds exactly what a reader of the log gets back
-                "trail": json.loads(canonical(trail_data(decision.trail))),
-            }
-            record["id"] = content_id(record)
-            records.append(record)
+            trail = canonical(trail_data(decision.trail))
+            outcome = canonical(decision.outcome)
+            # content_id's canonical JSON, written out: the same keys in their sorted order
+            decision_id = sha256_text(
+                f'{{"conclusion":{canonical(conclusion.id)},"entity":{key},"facts_sha256":"{facts_sha256}",'
+                f'"knowledge_base":"{identity["sha256"]}","outcome":{outcome},"trail":{trail}}}')
+            head = _members({"conclusion": {"id": conclusion.id, "kind": conclusion.kind, "name": conclusion.name},
+                             "entity": {k: v for k, v in about.items() if v is not None}})
+            rule = {"id": conclusion.id, "version": conclusion.version, "file": conclusion.file,
+                    "line": conclusion.line, "sha256": conclusion.sha256}
+            records.append(RecordText(
+                f'{head},"facts":{facts_text},"facts_sha256":"{facts_sha256}","format":{canonical(FORMAT)}',
+                f'"id":"{decision_id}","knowledge_base":{knowledge_base},"outcome":{outcome}',
+                _members({"rule": rule, "software": software, "timestamp": timestamp}) + f',"trail":{trail}'))
     return records
 
 
-def chain_lines(records: list[dict], prev: str) -> bytes:
+def chain_lines(records: list[RecordText], prev: str) -> Iterator[bytes]:
     """The log lines for ``records``, chained after the record whose hash is ``prev``."""
-    lines = []
     for record in records:
-        linked = dict(record, prev=prev)
-        linked["hash"] = prev = record_hash(linked)
-        lines.append(canonical(linked) + "\n")
-    return "".join(lines).encode("ascii")
+        line, prev = record.line(prev)
+        yield line.encode("ascii")
 
 
 def _failure(path: str, message: str, line: int = 0, code: str = "BD601") -> InvalidInput:
     return InvalidInput([Diagnostic(Location(path, line, 1 if line else 0), code, message)])
 
 
-def append_records(path: str | Path, records: list[dict]) -> None:
+def append_records(path: str | Path, records: list[RecordText]) -> None:
     """Append ``records`` to the log at ``path`` atomically; raise InvalidInput when that fails.
 
     Under an exclusive lock: read the last record's hash, write every line with as few
@@ -190,9 +212,9 @@ def append_records(path: str | Path, records: list[dict]) -> None:
         except OSError as error:  # e.g. a file system without locks, or a log that is a folder
             raise _failure(shown, f"cannot lock and read the decision log: {error.strerror}; "
                            "nothing was added") from None
-        data = chain_lines(records, prev)
         try:
-            _write_all(fd, data)
+            for line in chain_lines(records, prev):  # line by line: a chunk's records hold megabytes
+                _write_all(fd, line)
             os.fsync(fd)
         except OSError as error:
             raise _failure(shown, f"cannot write the decision log: {error.strerror}; "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.decision_log import GENESIS, canonical, read_log, record_hash, sha256_text
+from engine.decision_log import GENESIS, canonical, content_id, read_log, record_hash, sha256_text
 
 from .conftest import MINI_KB, REPO
 
@@ -110,7 +110,25 @@ def test_records_are_chained_canonical_lines(cli, partners, tmp_path):
     for line, record in zip(raw, records):
         assert line == canonical(record)
         assert record["hash"] == record_hash(record)
+        assert record["id"] == content_id(record)
+        assert record["facts_sha256"] == sha256_text(canonical(record["facts"]))
     assert read_log(log).problems == ()
+
+
+def test_records_written_as_text_are_the_canonical_json_of_what_they_hold(cli, tmp_path):
+    """Workers write each record's canonical text (decision_log.RecordText): with hostile names and
+    evidence it must still be exactly the canonical JSON of the record, hash and id included."""
+    facts = tmp_path / "hostile.yaml"
+    facts.write_text('kind: partner\nid: q.x-1\nname: "Ünïcode \\"quoted\\" \\\\ back\\nslash"\n'
+                     'facts:\n  share_poor: {value: 0.6, source: site_visit, note: "a \\"note\\" é"}\n'
+                     '  uses_tool: true\n', encoding="utf-8")
+    log = tmp_path / "decisions.jsonl"
+    assert cli("evaluate", facts, "--kb", MINI_KB, "--log", log).status == 0
+    for line in log.read_text(encoding="ascii").splitlines():
+        record = json.loads(line)
+        assert line == canonical(record) and record["hash"] == record_hash(record)
+        assert record["id"] == content_id(record)
+        assert record["entity"]["name"] == 'Ünïcode "quoted" \\ back\nslash'
 
 
 def test_same_facts_same_rules_same_clock_give_byte_identical_logs(cli, partners, tmp_path):

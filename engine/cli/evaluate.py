@@ -4,7 +4,9 @@ from __future__ import annotations
 from .common import EXIT_OK, KB_HELP, UsageError, load_kb, unknown_choice
 
 HELP = "decide every badge for facts files, folders of them, or CSV / JSON Lines tables of entities"
-LOG_CHUNK = 256  # decisions of this many entities go into the log in one atomic append
+# Decisions of this many entities go into the log in one atomic append, and a batch that logs
+# hands its workers this many at a time: a record is about 30 KB (it names every rule file).
+LOG_CHUNK = 64
 IDS_CHECKED_TOGETHER = 64  # entities whose ids are checked for repeats in one go (and then written)
 
 
@@ -43,8 +45,9 @@ def run(args) -> tuple[str, int]:
     collector = Collector()
     files = facts_paths(args.paths, collector)
     collector.raise_if_errors()  # a path that is not there is a mistake on the command line: no work done
-    stream = batch.evaluate_stream(batch.input_items(files, kb, collector, expanded=True), kb, render,
-                                   jobs=args.jobs or batch.default_jobs(), pack=args.pack)
+    chunk = LOG_CHUNK if log else None
+    stream = batch.evaluate_stream(batch.input_items(files, kb, collector, expanded=True, rows=chunk), kb, render,
+                                   jobs=args.jobs or batch.default_jobs(), pack=args.pack, chunk=chunk)
     first = next(stream, None)  # worker processes start before the progress bar's thread does
     with batch.UniqueIds() as seen, progress("evaluating", lambda: batch.estimate_count(args.paths)) as advance:
         writer = stream_output.writer_for(args.format, kb, sys.stdout)
@@ -103,10 +106,10 @@ class _DecisionLog:
         except BadClock as error:
             raise UsageError(str(error)) from None
         self.path = path
-        self.records: list[dict] = []
+        self.records: list = []  # decision_log.RecordText
         self.pieces: list = []
 
-    def add(self, piece, records: list[dict], writer) -> None:
+    def add(self, piece, records: list, writer) -> None:
         self.pieces.append(piece)
         self.records.extend(records)
         if len(self.pieces) >= LOG_CHUNK:
