@@ -62,10 +62,13 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.E
 
     changes: list[Change] = []
     dropped: list[tuple[str, tuple[str, ...]]] = []
+    unchanged: dict[str, frozenset[str]] = {}  # entity kind -> facts both knowledge bases read alike
     with Engine(old_kb) as old_engine, Engine(new_kb) as new_engine:
         for entity in entities:
             new_decisions = _reported(new_engine.evaluate(entity))
-            old_entity, lost = rebase(entity, old_kb)
+            if entity.kind not in unchanged:
+                unchanged[entity.kind] = same_facts(old_kb, new_kb, entity.kind)
+            old_entity, lost = rebase(entity, old_kb, unchanged[entity.kind])
             if lost:
                 dropped.append((entity.id, lost))
             old_decisions = _reported(old_engine.evaluate(old_entity)) if old_kb.packs_for(entity.kind) else {}
@@ -100,21 +103,36 @@ def _values(node, into: dict[str, str]) -> dict[str, str]:
     return into
 
 
-def rebase(entity: m.Entity, old_kb: m.KnowledgeBase) -> tuple[m.Entity, tuple[str, ...]]:
-    """The entity as the old knowledge base sees it: facts its schema lacks or rejects become unknown."""
+def same_facts(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, kind: str) -> frozenset[str]:
+    """Facts of ``kind`` that both knowledge bases declare with the same type, values and range:
+    a value the new one accepted, the old one takes as it is."""
+    old, new = old_kb.facts_for(kind), new_kb.facts_for(kind)
+    return frozenset(name for name, spec in new.items() if name in old and
+                     (spec.type, spec.values, spec.range) == (old[name].type, old[name].values, old[name].range))
+
+
+def rebase(entity: m.Entity, old_kb: m.KnowledgeBase,
+           unchanged: frozenset[str] = frozenset()) -> tuple[m.Entity, tuple[str, ...]]:
+    """The entity as the old knowledge base sees it: facts its schema lacks or rejects become unknown.
+    Facts in ``unchanged`` (see ``same_facts``) keep their values without being read again."""
     schema = old_kb.facts_for(entity.kind)
-    kept: dict[str, m.FactValue] = {}
+    kept: dict = {}
     lost: list[str] = []
-    for name, fact in entity.facts.items():
+    for name, value in entity.values.items():
+        if name in unchanged:
+            kept[name] = value
+            continue
         spec = schema.get(name)
-        value = list(fact.value) if isinstance(fact.value, tuple) else fact.value
-        normal = normalise(value, spec, fact.location, Collector()) if spec else None
+        fact = entity.facts[name]
+        normal = normalise(list(value) if isinstance(value, tuple) else value, spec, fact.location,
+                           Collector()) if spec else None
         if normal is None:
             lost.append(name)
         else:
-            kept[name] = m.FactValue(name, normal, fact.evidence, fact.location)
-    return m.Entity(entity.kind, entity.id, entity.name, entity.description, entity.source,
-                    m.frozen_map(kept)), tuple(lost)
+            kept[name] = normal
+    facts = m.LazyFacts(kept, {name: entity.evidence(name) for name in kept},
+                        lambda name: entity.facts[name].location)
+    return m.Entity(entity.kind, entity.id, entity.name, entity.description, entity.source, facts), tuple(lost)
 
 
 def checkout_revision(kb_dir: Path, revision: str, into: Path) -> tuple[Path, str]:

@@ -157,3 +157,27 @@ def test_invalid_partner_files_stop_the_diff(cli, world):
     (world / "partners" / "bad.yaml").write_text("kind: partner\nid: bad\nname: Bad\nfacts: {share_women: 55}\n")
     result = cli("diff", world / "old", world / "new", world / "partners")
     assert result.status == 1 and "BD303" in result.err and result.out == ""
+
+
+def test_a_value_the_old_fact_schema_refuses_is_unknown_to_it_and_others_carry_over(cli, world):
+    """Facts declared alike in both knowledge bases keep their values; one whose old range refuses the
+    value is unknown to the old rules (and listed), not a crash and not a 'no'."""
+    facts = world / "old" / "p" / "facts.yaml"
+    facts.write_text(facts.read_text().replace("  - name: clients\n    type: integer\n    range: [0, null]",
+                                               "  - name: clients\n    type: integer\n    range: [0, 300]"))
+    data = json.loads(cli("diff", world / "old", world / "new", world / "partners", "--format", "json").out)
+    assert data["facts_unknown_to_old"] == {"amina": ["clients"]}  # 500 clients; bora's 200 carry over
+
+
+def test_same_facts_names_the_facts_declared_alike(tmp_path):
+    from engine import load_knowledge_base
+    from engine.impact import same_facts
+
+    shutil.copytree(BASE / "kb", tmp_path / "old")
+    facts = tmp_path / "old" / "p" / "facts.yaml"
+    facts.write_text(facts.read_text().replace("range: [0, null]\n    description: Active clients.",
+                                               "range: [0, 300]\n    description: Active clients."))
+    old, new = load_knowledge_base(tmp_path / "old"), load_knowledge_base(BASE / "kb")
+    alike = same_facts(old, new, "partner")
+    assert "clients" not in alike and {"loan_size", "uses_tool", "tool"} <= alike
+    assert alike == set(new.facts_for("partner")) - {"clients"}
