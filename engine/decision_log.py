@@ -95,9 +95,9 @@ def software_versions() -> dict:
 def facts_data(entity: m.Entity) -> dict:
     """The facts as read: normalised values with their evidence, every fact in the mapping form."""
     facts = {}
-    for name, fact in entity.facts.items():
-        evidence = fact.evidence
-        entry = {"value": list(fact.value) if isinstance(fact.value, tuple) else fact.value,
+    for name, value in entity.values.items():  # values and evidence: no fact record is needed
+        evidence = entity.evidence(name)
+        entry = {"value": list(value) if isinstance(value, tuple) else value,
                  "source": evidence.source, "as_of": evidence.as_of,
                  "reference": evidence.reference, "note": evidence.note}
         facts[name] = {k: v for k, v in entry.items() if v is not None}

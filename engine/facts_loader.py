@@ -62,12 +62,29 @@ def load_entities(paths: Iterable[str | Path], kb: m.KnowledgeBase) -> list[m.En
 
 
 def load_entity(path: Path, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
-    from .source import read_document
+    """The entity of one facts file, or None after reporting its problems.
 
-    document = read_document(path, collector)
-    if document is None:
-        return None
-    return entity_from_document(document, kb, collector, source=str(path))
+    A plainly valid file is read without positions (engine/document_reader.py), and read
+    positionally only when an output asks where a value is; any other file is read
+    positionally at once, so that its problems are reported exactly."""
+    from .document_reader import read
+
+    shown, is_json = str(path), path.suffix.lower() == ".json"
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # as engine/source.py reads it: a byte-order mark is not content
+    except (OSError, UnicodeDecodeError):
+        from .source import read_document
+
+        document = read_document(path, collector)  # reports why the file cannot be read
+    else:
+        from .source import read_plain, read_positional
+
+        data, locate = read_plain(text, shown, is_json)
+        entity = read(data, kb, shown, locate)
+        if entity is not None:
+            return entity
+        document = read_positional(text, shown, is_json, collector)
+    return None if document is None else entity_from_document(document, kb, collector, source=shown)
 
 
 def entity_from_document(document: Document, kb: m.KnowledgeBase, collector: Collector,

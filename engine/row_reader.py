@@ -22,11 +22,11 @@ from .schemas import EVIDENCE_SOURCES, FACTS_FILE
 if TYPE_CHECKING:
     from .tabular_input import Header, Row
 
-# The facts schema's own patterns: a cell is stripped, so '$' (which also matches before
-# a final newline) means the end of the text here, as it does for jsonschema.
-_KIND = re.compile(FACTS_FILE["properties"]["kind"]["pattern"])
-_ID = re.compile(FACTS_FILE["properties"]["id"]["pattern"])
-_FACT_NAME = re.compile(FACTS_FILE["properties"]["facts"]["propertyNames"]["pattern"])
+# The facts schema's own patterns, used with .search as jsonschema does (so '$' also
+# matches before a final newline); engine/document_reader.py checks documents with them too.
+KIND = re.compile(FACTS_FILE["properties"]["kind"]["pattern"])
+ID = re.compile(FACTS_FILE["properties"]["id"]["pattern"])
+FACT_NAME = re.compile(FACTS_FILE["properties"]["facts"]["propertyNames"]["pattern"])
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # date.fromisoformat reads ASCII digits only
 _BOOLEANS = {"true": True, "false": False}
 _CACHE_SIZE = 8
@@ -45,7 +45,8 @@ def _boolean(text: str) -> bool:
     return value
 
 
-def _date(text: str) -> str:
+def iso_date(text: str) -> str:
+    """``text`` when it is a real date written YYYY-MM-DD; else ValueError."""
     if not _ISO_DATE.fullmatch(text):
         raise ValueError(text)
     date.fromisoformat(text)  # ValueError for a day that does not exist (2021-02-30)
@@ -72,14 +73,17 @@ def _members(allowed: frozenset[str], empty: str, separator: str) -> Convert:
     return convert
 
 
+def number_bounds(spec: m.FactSpec) -> tuple[float, float]:
+    """The interval a number fact's value must lie in: the fact's range, within the magnitudes
+    durable_rules compares. Being finite, it also refuses nan and ±inf."""
+    largest = largest_comparable(spec.type == "integer")
+    low, high = spec.range or (None, None)
+    return (-largest if low is None else max(low, -largest), largest if high is None else min(high, largest))
+
+
 def _number(spec: m.FactSpec) -> Convert:
     integer = spec.type == "integer"
-    largest = largest_comparable(integer)
-    low, high = spec.range or (None, None)
-    # one interval holds both the fact's range and the magnitudes durable_rules compares;
-    # being finite, it also refuses nan and ±inf
-    low = -largest if low is None else max(low, -largest)
-    high = largest if high is None else min(high, largest)
+    low, high = number_bounds(spec)
 
     def convert_float(text: str) -> float:
         if "_" in text:  # float() reads '1_000'; a facts file does not
@@ -113,14 +117,14 @@ def _converter(spec: m.FactSpec, empty: str, separator: str) -> Convert:
     if kind == "enum_list":
         return _members(frozenset(spec.values), empty, separator)
     if kind == "date":
-        return _date
+        return iso_date
     if kind == "text":
         return str  # str() of a str is that str
     return _refuse
 
 
 _EVIDENCE_CHECKS: dict[str, Convert] = {
-    "source": _member(frozenset(EVIDENCE_SOURCES)), "as_of": _date, "reference": str, "note": str,
+    "source": _member(frozenset(EVIDENCE_SOURCES)), "as_of": iso_date, "reference": str, "note": str,
 }
 
 
@@ -160,7 +164,7 @@ class RowReader:
         self._cols = {name: header.columns[index][2] for name, index in self._value_index.items()}
         for kind in {pack.entity for pack in kb.packs.values()}:
             schema = kb.facts_for(kind)
-            if schema and _KIND.search(kind):  # else the slow path refuses the kind (BD306, BD101)
+            if schema and KIND.search(kind):  # else the slow path refuses the kind (BD306, BD101)
                 self._plans[kind] = self._plan(pairs, schema, EMPTY_LIST, LIST_SEPARATOR)
 
     def _plan(self, pairs, schema: dict[str, m.FactSpec], empty: str, separator: str) -> _Plan:
@@ -168,7 +172,7 @@ class RowReader:
         for index, (name, key) in enumerate(pairs):
             if name not in self._value_index:
                 continue
-            spec = schema.get(name) if _FACT_NAME.search(name) else None
+            spec = schema.get(name) if FACT_NAME.search(name) else None
             if key is None:
                 # a fact this kind does not have is an error whenever its cell is filled
                 values.append((index, name, _refuse if spec is None else _converter(spec, empty, separator)))
@@ -188,7 +192,7 @@ class RowReader:
         if plan is None:
             return None
         entity_id, name = cells[self._id].strip(), cells[self._name].strip()
-        if not name or not _ID.search(entity_id):
+        if not name or not ID.search(entity_id):
             return None
         description = (cells[self._description].strip() or None) if self._description is not None else None
         values: dict[str, object] = {}

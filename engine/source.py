@@ -9,11 +9,12 @@ JSON files are checked by the JSON parser first, so their errors read as JSON er
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -318,3 +319,141 @@ def _document(nodes: list, shown: str, collector: Collector, before: int) -> Doc
     if len(collector.errors) > before:
         return None
     return Document(shown, data, reader.values, reader.keys)
+
+
+# -- reading a facts file fast: no positions unless asked ----------------------------------
+
+def read_positional(text: str, shown: str, is_json: bool, collector: Collector) -> Document | None:
+    """A facts file's text read with positions (as ``read_document`` reads a file)."""
+    return (parse_json_text if is_json else parse_text)(text, shown, collector)
+
+
+def read_plain(text: str, shown: str, is_json: bool) -> tuple[Any, Callable[[tuple], Location]]:
+    """A facts file's data read without positions, and where its values are, found when first
+    asked: a JSON file is read again positionally; a YAML file is composed again by libyaml
+    for the marks that the positional reader takes from libyaml too."""
+    if is_json:
+        document = functools.cache(lambda: read_positional(text, shown, True, Collector()))
+        return _plain_json(text), lambda path: document().at(path)
+    data, positions = _plain_yaml()
+    found = functools.cache(lambda: positions(text))
+    return data(text), lambda path: Location(shown, *found()[path])
+
+
+# ``read_document`` reads a JSON file as YAML (for positions). JSON reads it alike except
+# where this finds something: a character YAML refuses, or reads as a line break (\x85,
+# \u2028, \u2029), or a byte-order mark; a UTF-16 surrogate escape; a key whose colon is
+# on a later line or far along its line (YAML then does not read it as a key).
+_YAML_CHARACTERS = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_YAML_OTHERWISE = re.compile(r'\\u[dD][89a-fA-F]|"(?:[ \t]*+[\r\n]\s*+:|[ \t]{200})')
+# YAML reads no key whose colon is over 1024 characters from its start: with a gap under 200
+# and escapes (6 characters each), a key of up to 128 characters is always read as a key.
+_LONGEST_KEY = 128
+
+
+def _plain_json(text: str) -> Any:
+    """A JSON facts file's data as ``read_document`` reads it, without positions; None for a file
+    that reader refuses or might read otherwise."""
+    from .document_reader import parse_json
+
+    # in ASCII text JSON itself refuses every character YAML refuses but DEL
+    if ((not text.isascii() or "\x7f" in text) and _YAML_CHARACTERS.search(text)) or _YAML_OTHERWISE.search(text):
+        return None
+    data = parse_json(text)
+    facts = data.get("facts") if type(data) is dict else None
+    # only the facts mapping can hold a key the document reader takes and YAML might not
+    if type(facts) is dict and max(map(len, facts), default=0) > _LONGEST_KEY:
+        return None
+    return data
+
+
+@functools.cache
+def _plain_yaml() -> tuple[Callable[[str], Any], Callable[[str], dict]]:
+    """Two readers of a YAML facts file, made on first use: its data as ``read_document`` reads
+    it, without positions (None for a file that reader refuses or might read otherwise); and,
+    for a file the first took, the (line, col) of each fact's value, by its path.
+
+    libyaml composes the nodes (``read_document`` composes them in Python, to record aliases)
+    and types no scalar: ``resolve`` tags a plain scalar None, a quoted one ``str`` and a
+    collection its node class, none of which an explicit tag can be. Plain scalars are then
+    typed as ``read_document`` types them (YAML 1.2 core); anything that reader refuses or
+    reads otherwise (an explicit tag, a merge key, an alias, a key that is not text or is
+    repeated) declines the file.
+    """
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if _libyaml is None:  # pragma: no cover - PyYAML without its C extension
+        return (lambda text: None), (lambda text: {})
+    words = {"": None, "~": None, "null": None, "Null": None, "NULL": None, "true": True, "True": True,
+             "TRUE": True, "false": False, "False": False, "FALSE": False}
+
+    class Composer(_libyaml.CParser):
+        def resolve(self, kind, value, implicit):
+            return (None if implicit[0] else str) if kind is ScalarNode else kind
+
+        def descend_resolver(self, parent, index):  # no path-dependent tags
+            pass
+
+        def ascend_resolver(self):
+            pass
+
+    def value(node, seen: set | None):
+        if seen is not None:  # the text has a '*': an alias is a node met again
+            if id(node) in seen:
+                raise ValueError("alias")
+            seen.add(id(node))
+        tag = node.tag
+        if tag is None:  # plain
+            text = node.value
+            if text in words:
+                return words[text]
+            if text[0] in "-+.0123456789":  # where the YAML 1.2 core schema has numbers
+                if _INT.match(text):
+                    return _number(_TAG + "int", text)
+                if _FLOAT.match(text):
+                    return _number(_TAG + "float", text)
+            elif text == "<<":  # a merge key
+                raise ValueError(text)
+            return text
+        if tag is str:  # quoted; libyaml refuses a surrogate escape, which PyYAML would join
+            return node.value
+        if tag is MappingNode:
+            data = {}
+            for key_node, value_node in node.value:
+                key = value(key_node, seen)
+                if type(key) is not str or key in data:
+                    raise ValueError(key)
+                data[key] = value(value_node, seen)
+            return data
+        if tag is SequenceNode:
+            return [value(child, seen) for child in node.value]
+        raise ValueError(tag)  # an explicit tag
+
+    def compose(text: str):
+        parser = Composer(text)  # libyaml refuses every character the positional reader refuses
+        try:
+            return parser.get_single_node()  # ComposerError for a second document or an unknown alias
+        finally:
+            parser.dispose()
+
+    def data(text: str):
+        try:
+            node = compose(text)
+            return None if node is None else value(node, set() if "*" in text else None)
+        except (yaml.YAMLError, ValueError, RecursionError):
+            return None
+
+    def positions(text: str) -> dict[tuple, tuple[int, int]]:
+        found = {}
+        for key, facts in compose(text).value:
+            if key.value == "facts":
+                for fact, given in facts.value:
+                    path = ("facts", fact.value)
+                    if given.tag is MappingNode:
+                        path += ("value",)
+                        given = next(node for name, node in given.value if name.value == "value")
+                    found[path] = (given.start_mark.line + 1, given.start_mark.column + 1)
+        return found
+
+    return data, positions

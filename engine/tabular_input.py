@@ -18,6 +18,7 @@ dates ``YYYY-MM-DD``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -26,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from . import document_reader
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location, did_you_mean
 from .row_reader import reader_for
@@ -358,26 +360,53 @@ def _no_repeats(pairs):
 
 
 def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
-    from .source import Document, parse_json_text
+    from .source import Document
 
-    # Fast path: the JSON parser alone, no positions. Only a line with a problem is read
-    # again by the positional reader, so that its diagnostics point at the right column.
+    located = functools.cache(lambda: _located(row, Collector()))
+
+    def where(path: tuple) -> Location:
+        document = located()
+        return document.at(path) if document is not None else Location(row.path, row.line, 1)
+
+    # A plainly valid line is read without positions; where a value is, is found when an output asks
+    entity = document_reader.read(document_reader.parse_json(row.text), kb, row.source, where)
+    if entity is not None:
+        return entity
+    # Then the JSON parser alone, which takes what JSON takes (the positional reader reads JSON
+    # as YAML, which refuses a few characters JSON allows): values are located where the
+    # positional reader finds them, else at the start of the line. Only a line with a problem
+    # is read again by the positional reader, so that its diagnostics point at the right column.
     try:
         data = json.loads(row.text, object_pairs_hook=_no_repeats, parse_constant=lambda name: name)
     except (ValueError, _Repeated, RecursionError):
         data = None
     if data is not None:
         quick = Collector()
-        entity = _entity(Document(row.path, data, {}, {}), row, kb, quick)
+        document = located()
+        if document is None or document.data != data:
+            document = Document(row.path, data, {(): (row.line, 1)}, {(): (row.line, 1)})
+        entity = _entity(document, row, kb, quick)
         if not quick.items:
             return entity
-    located = Collector()
-    document = parse_json_text(row.text, row.path, located)
+    problems = Collector()
+    document = _located(row, problems)
     if document is not None:
-        _entity(document, row, kb, located)
-    for diagnostic in located.items:
+        _entity(document, row, kb, problems)
+    for diagnostic in problems.items:
         collector.items.append(_on_line(diagnostic, row.line))
     return None
+
+
+def _located(row: Row, collector: Collector) -> Document | None:
+    """A JSON Lines row read with positions, on the file's line (it is parsed on its own)."""
+    from .source import Document, parse_json_text
+
+    document = parse_json_text(row.text, row.path, collector)
+    if document is None:
+        return None
+    moved = {path: (row.line, col) for path, (_, col) in document.value_positions.items()}
+    keys = {path: (row.line, col) for path, (_, col) in document.key_positions.items()}
+    return Document(document.path, document.data, moved, keys)
 
 
 def _on_line(diagnostic: Diagnostic, line: int) -> Diagnostic:

@@ -257,3 +257,15 @@ def test_a_cell_beyond_the_csv_modules_limit_is_a_syntax_error_in_quoted_and_pla
         path.write_text(f"kind,id,name\npartner,ok,OK\n{row}\n")
         assert _block_rows(path, mini_kb, 64) == _reference_rows(path, mini_kb) == [(2, ("partner", "ok", "OK")),
                                                                                      ("BD002", 3)]
+
+
+@pytest.mark.parametrize("extra", ["", "\x7f"])  # "\x7f": JSON takes it, the positional reader does not
+def test_a_json_lines_value_is_located_on_its_own_line(tmp_path, mini_kb, extra):
+    path = tmp_path / "p.jsonl"
+    lines = [json.dumps({"kind": "partner", "id": f"p{i}", "name": f"P{i}{extra}", "facts": {"clients": 10 + i}},
+                        ensure_ascii=False) for i in range(3)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    [_, _, third] = load_entities([path], mini_kb)
+    where = third.facts["clients"].location
+    assert (where.path, where.line) == (str(path), 3)
+    assert where.col == (lines[2].index('"clients": 12') + len('"clients": ') + 1 if not extra else 1)
