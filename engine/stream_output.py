@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from . import recorded_badges
 
@@ -80,9 +80,30 @@ def render_csv(kb, result) -> str:
     return found[1](result)
 
 
-def render_whole(kb, result):
-    """Tables and Markdown lay out whole columns: the main process needs the result itself."""
-    return result
+class ShownEntity(NamedTuple):
+    id: str
+    name: str
+
+
+class ShownDecision(NamedTuple):
+    conclusion: Any  # the knowledge base's Conclusion
+    outcome: str
+    agreement: str | None  # with the badges Kiva recorded (engine.recorded_badges), when there is any
+
+
+class Shown(NamedTuple):
+    """What a table or Markdown shows of one entity's result (read like an EntityResult)."""
+
+    entity: ShownEntity
+    decisions: tuple[ShownDecision, ...]
+
+
+def render_whole(kb, result) -> tuple:
+    """Tables and Markdown lay out whole columns in the main process. The worker sends what they
+    show of a result, by conclusion id: the result's own pickle would carry its rule base along."""
+    return (result.entity.id, result.entity.name,
+            tuple((d.conclusion.id, d.outcome, recorded_badges.agreement(result.entity, d.conclusion, d.outcome))
+                  for d in result.decisions))
 
 
 def render_with_log(render, kb, result) -> tuple[Any, list[dict]]:
@@ -160,10 +181,13 @@ class ChunkedWriter(Writer):
     def __init__(self, kb, out: TextIO, markdown: bool):
         super().__init__(kb, out)
         self.markdown = markdown
-        self.pending: list = []
+        self.pending: list[Shown] = []
+        self.conclusions = {c.id: c for pack in kb.packs.values() for c in pack.conclusions.values()}
 
     def write(self, piece) -> None:
-        self.pending.append(piece)
+        entity_id, name, decisions = piece  # from render_whole
+        self.pending.append(Shown(ShownEntity(entity_id, name), tuple(
+            ShownDecision(self.conclusions[cid], outcome, agreement) for cid, outcome, agreement in decisions)))
         if len(self.pending) >= TABLE_CHUNK:
             self.flush()
 
@@ -198,12 +222,11 @@ def writer_for(fmt: str, kb, out: TextIO) -> Writer:
     return ChunkedWriter(kb, out, markdown=fmt == "md")
 
 
-def agreement_lines(results, escape=str) -> list[str]:
+def agreement_lines(results: list[Shown], escape=str) -> list[str]:
     """Per entity with recorded badges: how many decisions agree with Kiva, and which differ."""
     lines = []
     for r in results:
-        said = [(d, recorded_badges.agreement(r.entity, d.conclusion, d.outcome)) for d in r.decisions]
-        said = [(d, s) for d, s in said if s is not None]
+        said = [(d, d.agreement) for d in r.decisions if d.agreement is not None]
         if not said:
             continue
         counts = {key: sum(s == key for _, s in said) for key in recorded_badges.WORDS}

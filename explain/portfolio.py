@@ -7,7 +7,7 @@ import io
 import json
 
 from .render_json import trail_data
-from .words import OUTCOME_WORDS, TONE_STYLES, outcome_label, trail_tone
+from .words import OUTCOME_WORDS, TONE_STYLES, decision_label, decision_tone
 
 CSV_COLUMNS = ("entity_id", "entity_name", "source", "conclusion", "name", "kind", "outcome",
                "rule_id", "rule_version", "rule_file", "rule_line")
@@ -119,7 +119,8 @@ def _totals(columns, rows) -> str:
 
 
 def to_table(kb, results, console) -> None:
-    """One table per pack: entities × the pack's reported conclusions."""
+    """One table per pack: entities × the pack's reported conclusions (results need only their
+    entities' ids and names, and their decisions' conclusions and outcomes)."""
     from rich.table import Table  # rich is loaded only for the tables that need it
     from rich.text import Text
 
@@ -129,8 +130,8 @@ def to_table(kb, results, console) -> None:
         for c in columns:
             table.add_column(c.name, justify="center", overflow="fold")
         for r in rows:
-            by_id = {d.conclusion.id: d for d in r.decisions}
-            cells = [Text(outcome_label(by_id[c.id].trail), style=TONE_STYLES[trail_tone(by_id[c.id].trail)])
+            by_id = {d.conclusion.id: d.outcome for d in r.decisions}
+            cells = [Text(decision_label(c, by_id[c.id]), style=TONE_STYLES[decision_tone(c, by_id[c.id])])
                      if c.id in by_id else Text("—", style="dim") for c in columns]
             table.add_row(Text(f"{r.entity.name}\n{r.entity.id}"), *cells)
         console.print(table)
@@ -149,8 +150,8 @@ def to_markdown(kb, results) -> str:
         out.append(f"| {pack.entity.capitalize()} | " + " | ".join(escape_md(c.name) for c in columns) + " |")
         out.append("|---|" + "---|" * len(columns))
         for r in rows:
-            by_id = {d.conclusion.id: d for d in r.decisions}
-            cells = [outcome_label(by_id[c.id].trail) if c.id in by_id else "—" for c in columns]
+            by_id = {d.conclusion.id: d.outcome for d in r.decisions}
+            cells = [decision_label(c, by_id[c.id]) if c.id in by_id else "—" for c in columns]
             out.append(f"| {escape_md(r.entity.name)} (`{escape_md(r.entity.id)}`) | " + " | ".join(cells) + " |")
         out += ["", f"{len(rows)} {pack.entity}(s): {_totals(columns, rows)}.", ""]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -43,9 +43,23 @@ def trail_tone(trail: ConclusionTrail) -> str:
     return outcome_tone(trail.kind, trail.scale, trail.outcome)
 
 
+def decision_tone(conclusion, outcome: str) -> str:
+    """The tone of ``conclusion`` reaching ``outcome`` (what ``trail_tone`` says of its trail)."""
+    return outcome_tone(conclusion.kind, conclusion.outcomes, outcome)
+
+
+def decision_label(conclusion, outcome: str) -> str:
+    """``outcome_label`` of ``conclusion`` reaching ``outcome``, without its trail."""
+    return _label(decision_tone(conclusion, outcome), outcome)
+
+
+def _label(tone: str, outcome: str) -> str:
+    return f"{TONE_MARKS[tone]} {OUTCOME_WORDS[outcome]}"
+
+
 def outcome_label(trail: ConclusionTrail) -> str:
     """``✔ granted``, ``◐ developing``: the mark and the words of a trail's outcome."""
-    return f"{TONE_MARKS[trail_tone(trail)]} {OUTCOME_WORDS[trail.outcome]}"
+    return _label(trail_tone(trail), trail.outcome)
 EVIDENCE_WORDS = {
     "audited_report": "audited report", "site_visit": "site visit", "self_reported": "self-reported",
     "third_party_rating": "third-party rating", "published_report": "published report", "kiva_api": "Kiva API",
