@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="partners for throughput (default 10,000)")
     parser.add_argument("--big", type=int, default=100_000, help="partners for the memory check (default 100,000)")
     parser.add_argument("--json-n", type=int, default=1_000, help="partners for the JSON-output run (default 1,000)")
+    parser.add_argument("--files", type=int, default=2_000, help="partners for the folder-of-files run (default 2,000)")
     parser.add_argument("--skip-big", action="store_true", help="skip the memory run at --big partners")
     options = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -235,6 +236,12 @@ def main() -> None:
             seconds, _ = run_cli(["evaluate", str(sample), "--format", "jsonl", "--jobs", str(jobs)])
             print(f"--format jsonl (trails serialised) --jobs {jobs}, {options.json_n:,} partners: "
                   f"{seconds:6.2f} s {rate(options.json_n, seconds)}")
+        lines = write(kb, options.n, tmp / f"partners-{options.n}.jsonl")
+        folder = write(kb, options.files, tmp / f"partners-{options.files}")
+        for label, path, count in (("JSON Lines", lines, options.n), ("a folder of YAML files", folder, options.files)):
+            seconds, _ = run_cli(["evaluate", str(path), "--format", "csv", "--jobs", "2"])
+            print(f"input as {label}, --format csv --jobs 2, {count:,} partners: {seconds:6.2f} s "
+                  f"{rate(count, seconds)}")
 
         if not options.skip_big:
             print(f"\n-- peak memory, --format csv --jobs 2: {options.n:,} vs {options.big:,} partners")
