@@ -362,18 +362,24 @@ def _no_repeats(pairs):
 def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
     from .source import Document
 
-    located = functools.cache(lambda: _located(row, Collector()))
+    plain = document_reader.parse_json(row.text)
+    positional = functools.cache(lambda: _located(row, Collector()))
+
+    def located(data) -> Document | None:
+        """The line read with positions, if that reader reads it as ``data`` (the positional reader
+        reads JSON as YAML, which refuses a few characters JSON allows and reads \x85 as a line break)."""
+        document = positional()
+        return document if document is not None and document.data == data else None
 
     def where(path: tuple) -> Location:
-        document = located()
+        document = located(plain)
         return document.at(path) if document is not None else Location(row.path, row.line, 1)
 
     # A plainly valid line is read without positions; where a value is, is found when an output asks
-    entity = document_reader.read(document_reader.parse_json(row.text), kb, row.source, where)
+    entity = document_reader.read(plain, kb, row.source, where)
     if entity is not None:
         return entity
-    # Then the JSON parser alone, which takes what JSON takes (the positional reader reads JSON
-    # as YAML, which refuses a few characters JSON allows): values are located where the
+    # Then the JSON parser alone, which takes what JSON takes: values are located where the
     # positional reader finds them, else at the start of the line. Only a line with a problem
     # is read again by the positional reader, so that its diagnostics point at the right column.
     try:
@@ -382,9 +388,7 @@ def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Enti
         data = None
     if data is not None:
         quick = Collector()
-        document = located()
-        if document is None or document.data != data:
-            document = Document(row.path, data, {(): (row.line, 1)}, {(): (row.line, 1)})
+        document = located(data) or Document(row.path, data, {(): (row.line, 1)}, {(): (row.line, 1)})
         entity = _entity(document, row, kb, quick)
         if not quick.items:
             return entity
