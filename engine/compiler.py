@@ -216,7 +216,6 @@ class Program:
     read_facts: frozenset[str]  # facts some rule reads: only these are sent to durable_rules
     read_members: Mapping[str, tuple[str, ...]]  # enum_list fact -> the values some rule tests
     group_fields: Mapping[str, int]  # constant fields of every stage fact that rules' group tests read
-    forwarded: frozenset[str]  # conclusions whose values later stages read
     stage_reads: tuple[frozenset[str], ...]  # per stage: the fields its rules read (only these are sent)
     field_names: Mapping[str, str]  # readable field name -> the short one rules use
 
@@ -338,10 +337,9 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
                   for name, meaning in meanings.items()}
     strata = tuple(tuple(c.id for c in order if decided_at[c.id] == k) for k in range(depth))
     read_facts, read_members = _reads(order)
-    forwarded = frozenset(c.id for c in order if conclusion_field(c.id) in read)
     return Program(entity, m.frozen_map(facts), tuple(order), strata, m.frozen_map(definition),
                    m.frozen_map(rule_names), read_facts, m.frozen_map(read_members),
-                   m.frozen_map({names[f]: 1 for f in group_fields}), forwarded,
+                   m.frozen_map({names[f]: 1 for f in group_fields}),
                    tuple(frozenset(names[f] for f in reads) for reads in stage_reads), m.frozen_map(names))
 
 
