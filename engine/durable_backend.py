@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from decimal import Decimal
 from contextlib import contextmanager
 from typing import Iterator
@@ -43,17 +42,21 @@ class DurableRulesError(RuntimeError):
     """durable_rules refused or failed an operation."""
 
 
+def number_json(value: float) -> str:
+    """A finite float as durable_rules reads it: plain decimals, never exponent notation
+    (exact: the shortest repr, written out)."""
+    if not math.isfinite(value):
+        raise DurableRulesError(f"cannot pass the non-finite number {value} to durable_rules")
+    text = repr(value)
+    return format(Decimal(text), "f") if "e" in text else text
+
+
 def to_json(value) -> str:
     """JSON for durable_rules: plain decimals, never exponent notation."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise DurableRulesError(f"cannot pass the non-finite number {value} to durable_rules")
-        text = repr(value)
-        if "e-" in text or "e+" in text:  # how json.dumps writes an exponent; no field or enum value has it
-            text = format(Decimal(text), "f")  # exact: the shortest repr, written out
-        return text
+        return number_json(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -65,24 +68,12 @@ def to_json(value) -> str:
     raise DurableRulesError(f"cannot pass {type(value).__name__} to durable_rules")
 
 
-_EXPONENT = re.compile(r"(?<=:)-?\d+(?:\.\d+)?[eE][-+]?\d+")
-
-
-def fact_json(fact: dict) -> str:
-    """A flat fact (field names, numbers and plain strings) as durable_rules reads it.
-
-    The fast path of ``to_json`` for the one message every stage sends: json.dumps, then
-    any number it wrote with an exponent is written out in full (a number is the only
-    thing that can follow a colon unquoted here; field names and enum values are
-    snake_case, so "e-" and "e+" can only come from an exponent).
-    """
+def _assert(handle, text: str) -> tuple[int, int]:
+    """Assert the fact ``text``: the core's result code and the state it went to."""
     try:
-        text = json.dumps(fact, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError as error:
-        raise DurableRulesError(f"cannot pass a non-finite number to durable_rules: {error}") from None
-    if "e-" in text or "e+" in text:  # how json.dumps writes an exponent; no field or enum value has it
-        text = _EXPONENT.sub(lambda match: format(Decimal(match.group()), "f"), text)
-    return text
+        return _core.assert_fact(handle, text)
+    except _core.error as error:
+        raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
 
 
 class Ruleset:
@@ -193,12 +184,7 @@ class Session:
 
     def assert_fact(self, fact: dict) -> list[str]:
         """Assert ``fact`` and run every action it triggers; the names of the rules that fired, in order."""
-        text = fact_json({**fact, "sid": self.sid})
-        try:
-            result = _core.assert_fact(self._handle, text)
-        except _core.error as error:
-            raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
-        code, state_handle = result
+        code, state_handle = _assert(self._handle, to_json({**fact, "sid": self.sid}))
         if code != HANDLED:
             self.refused = not self.touched
             raise DurableRulesError(f"durable_rules did not take the fact (result code {code})")
@@ -224,25 +210,16 @@ class ReusedSession:
         self._head = "{" + f'"sid":{json.dumps(sid)},"id":"'
         self._entity = 0
         self._asserted: list[str] = []  # ids of the current entity's facts
-        code, state_handle = self._assert(self._head + f'open",{json.dumps(OPEN_FIELD)}:1' + "}")
+        code, state_handle = _assert(handle, self._head + f'open",{json.dumps(OPEN_FIELD)}:1' + "}")
         if code != HANDLED or _drain(handle, state_handle) != [OPEN_RULE]:
             raise DurableRulesError("durable_rules did not open a session")
-
-    def _assert(self, text: str) -> tuple[int, int]:
-        try:
-            return _core.assert_fact(self._handle, text)
-        except _core.error as error:
-            raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
 
     def assert_json(self, text: str) -> list[str]:
         """Assert the fact written as the JSON object ``text`` (no sid, no id) and run every action
         it triggers; the names of the rules that fired, in order (none when no rule matched it)."""
         fact_id = f"{self._entity}.{len(self._asserted)}"
-        try:
-            code, state_handle = _core.assert_fact(
-                self._handle, f'{self._head}{fact_id}",{text[1:]}' if len(text) > 2 else f'{self._head}{fact_id}"' + "}")
-        except _core.error as error:
-            raise DurableRulesError(f"durable_rules refused a fact: {error}") from None
+        code, state_handle = _assert(
+            self._handle, f'{self._head}{fact_id}",{text[1:]}' if len(text) > 2 else f'{self._head}{fact_id}"' + "}")
         if code not in (HANDLED, NOT_HANDLED):  # NOT_HANDLED: it went through the network, no rule matched
             raise DurableRulesError(f"durable_rules did not take the fact (result code {code})")
         self._asserted.append(fact_id)

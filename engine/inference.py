@@ -55,7 +55,6 @@ class Engine:
     def __init__(self, kb: m.KnowledgeBase):
         self.kb = kb
         self._programs: dict[str, tuple[Program, Ruleset]] = {}
-        self._serial = 0
 
     def __enter__(self) -> "Engine":
         return self

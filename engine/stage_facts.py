@@ -13,26 +13,14 @@ booleans and list members as 1/0, dates as day numbers, numbers written out in f
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
-from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from . import model as m
 from .compiler import STAGE_FIELD, conclusion_field, decided_value, fact_field, member_field
-from .durable_backend import DurableRulesError
+from .durable_backend import number_json
 
 TRUE_TEXT, FALSE_TEXT = "1", "0"
-
-
-def number_text(value: float) -> str:
-    """A finite number as JSON without an exponent (exact: the shortest repr, written out)."""
-    text = repr(float(value))
-    if "e" in text:
-        if not math.isfinite(value):
-            raise DurableRulesError(f"cannot pass the non-finite number {value} to durable_rules")
-        text = format(Decimal(text), "f")
-    return text
 
 
 def _scalar(spec: m.FactSpec) -> Callable[[Any], str]:
@@ -42,7 +30,7 @@ def _scalar(spec: m.FactSpec) -> Callable[[Any], str]:
     if spec.type == "date":
         return lambda value: str(date.fromisoformat(value).toordinal())
     if spec.type in ("number", "percentage"):
-        return number_text
+        return lambda value: number_json(float(value))
     if spec.type == "integer":
         return lambda value: str(int(value))
     known = {value: json.dumps(value, ensure_ascii=False) for value in spec.values or ()}  # enum
