@@ -122,15 +122,13 @@ class Evaluator:
 
         collector = Collector()
         for row in block_rows(block, collector):
-            if collector.items:  # the block's reading reported a row it could not take
+            if row is None:  # a row the block's reading could not take: its problem was just reported
                 yield Outcome(None, collector.items[0].location, tuple(collector.items))
                 collector = Collector()
-            if row is not None:
+            else:
                 row_collector = Collector()
                 yield self._outcome(row_entity(row, self.kb, row_collector), Location(row.path, row.line, 1),
                                     row_collector)
-        if collector.items:
-            yield Outcome(None, collector.items[0].location, tuple(collector.items))
 
     def _outcome(self, entity: m.Entity | None, where: Location, collector: Collector) -> Outcome:
         if entity is None:

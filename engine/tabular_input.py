@@ -21,7 +21,6 @@ import csv
 import functools
 import io
 import itertools
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -346,49 +345,32 @@ def _jsonl_blocks(path: Path, collector: Collector, rows: int) -> Iterator[RowBl
             yield RowBlock(shown, number - len(lines) + 1, "".join(lines))
 
 
-class _Repeated(Exception):
-    pass
-
-
-def _no_repeats(pairs):
-    data = {}
-    for key, value in pairs:
-        if key in data:
-            raise _Repeated(key)
-        data[key] = value
-    return data
-
-
 def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
     from .source import Document
 
     plain = document_reader.parse_json(row.text)
-    positional = functools.cache(lambda: _located(row, Collector()))
 
-    def located(data) -> Document | None:
-        """The line read with positions, if that reader reads it as ``data`` (the positional reader
+    @functools.cache
+    def located() -> Document | None:
+        """The line read with positions, if that reader reads it as JSON does (the positional reader
         reads JSON as YAML, which refuses a few characters JSON allows and reads \x85 as a line break)."""
-        document = positional()
-        return document if document is not None and document.data == data else None
+        document = _located(row, Collector())
+        return document if document is not None and document.data == plain else None
 
     def where(path: tuple) -> Location:
-        document = located(plain)
+        document = located()
         return document.at(path) if document is not None else Location(row.path, row.line, 1)
 
     # A plainly valid line is read without positions; where a value is, is found when an output asks
     entity = document_reader.read(plain, kb, row.source, where)
     if entity is not None:
         return entity
-    # Then the JSON parser alone, which takes what JSON takes: values are located where the
-    # positional reader finds them, else at the start of the line. Only a line with a problem
-    # is read again by the positional reader, so that its diagnostics point at the right column.
-    try:
-        data = json.loads(row.text, object_pairs_hook=_no_repeats, parse_constant=lambda name: name)
-    except (ValueError, _Repeated, RecursionError):
-        data = None
-    if data is not None:
+    # Then the full checks on what the JSON parser read: values are located where the positional
+    # reader finds them, else at the start of the line. Only a line with a problem is read again
+    # by the positional reader, so that its diagnostics point at the right column.
+    if plain is not None:
         quick = Collector()
-        document = located(data) or Document(row.path, data, {(): (row.line, 1)}, {(): (row.line, 1)})
+        document = located() or Document(row.path, plain, {(): (row.line, 1)}, {(): (row.line, 1)})
         entity = _entity(document, row, kb, quick)
         if not quick.items:
             return entity
