@@ -158,7 +158,8 @@ def build_records(kb: m.KnowledgeBase, results: Iterable) -> list[RecordText]:
         facts = facts_data(entity)
         about = {"kind": entity.kind, "id": entity.id, "name": entity.name,
                  "description": entity.description, "source": entity.source}
-        facts_text, facts_sha256 = canonical(facts), sha256_text(canonical(facts))
+        facts_text = canonical(facts)
+        facts_sha256 = sha256_text(facts_text)
         key = canonical({"id": entity.id, "kind": entity.kind})
         for decision in result.decisions:
             conclusion = decision.conclusion
