@@ -19,7 +19,6 @@ import gc
 import itertools
 import os
 from collections import deque
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
@@ -135,7 +134,7 @@ class Evaluator:
             return Outcome(None, where, tuple(collector.items))
         result = self.engine.evaluate(entity)
         if self.pack:
-            result = replace(result, decisions=tuple(d for d in result.decisions if d.conclusion.pack == self.pack))
+            result = result.only_pack(self.pack)
         return Outcome((entity.kind, entity.id), where, tuple(collector.items), self.render(self.kb, result))
 
 

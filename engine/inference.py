@@ -1,7 +1,8 @@
 """Run conclusions for entities on durable_rules and pair each decision with its trail."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -39,9 +40,21 @@ _decision = fast_constructor(Decision)
 @dataclass(frozen=True)
 class EntityResult:
     entity: m.Entity
-    decisions: tuple[Decision, ...]  # reported conclusions, in knowledge-base order
+    reported: tuple[m.Conclusion, ...]  # the conclusions it reports, in knowledge-base order
     outcomes: Mapping[str, str]  # every conclusion's outcome as durable_rules decided it, derived ones too
     trails: LazyTrails  # conclusion id -> trail, built on first use
+
+    @cached_property
+    def decisions(self) -> tuple[Decision, ...]:
+        """One decision per reported conclusion, made when first asked for: a CSV row or a
+        table cell needs only ``reported`` and ``outcomes``."""
+        entity, outcomes, trails = self.entity, self.outcomes, self.trails
+        return tuple([_decision(entity=entity, conclusion=c, value=trails.outcome(c.id)[0], outcome=outcomes[c.id],
+                                trails=trails) for c in self.reported])
+
+    def only_pack(self, pack: str) -> "EntityResult":
+        """The same result reporting only the conclusions of ``pack``."""
+        return replace(self, reported=tuple(c for c in self.reported if c.pack == pack))
 
     @property
     def values(self) -> Mapping[str, Truth]:
@@ -114,10 +127,7 @@ class Engine:
                      for cid in program.by_id if outcomes[cid] != explained[cid]]
             raise EngineDisagreement(f"decision and explanation disagree for '{entity.id}': " + "; ".join(wrong))
         trails = LazyTrails(TrailBuilder(entity, program.by_id, program.facts, evaluation), tuple(program.by_id))
-        truths = program.node_evaluator.outcome_truths
-        decisions = tuple([_decision(entity=entity, conclusion=c, value=truths[c.id][outcomes[c.id]],
-                                     outcome=outcomes[c.id], trails=trails) for c in program.reported])
-        return EntityResult(entity, decisions, m.frozen_map(outcomes), trails)
+        return EntityResult(entity, program.reported, m.frozen_map(outcomes), trails)
 
     def evaluate_all(self, entities: Iterable[m.Entity]) -> list[EntityResult]:
         return [self.evaluate(entity) for entity in entities]

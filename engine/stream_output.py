@@ -101,9 +101,9 @@ class Shown(NamedTuple):
 def render_whole(kb, result) -> tuple:
     """Tables and Markdown lay out whole columns in the main process. The worker sends what they
     show of a result, by conclusion id: the result's own pickle would carry its rule base along."""
-    return (result.entity.id, result.entity.name,
-            tuple((d.conclusion.id, d.outcome, recorded_badges.agreement(result.entity, d.conclusion, d.outcome))
-                  for d in result.decisions))
+    entity, outcomes = result.entity, result.outcomes
+    return (entity.id, entity.name,
+            tuple((c.id, outcomes[c.id], recorded_badges.agreement(entity, c, outcomes[c.id])) for c in result.reported))
 
 
 def render_with_log(render, kb, result) -> tuple[Any, list[dict]]:

@@ -75,13 +75,15 @@ class CsvRows:
         agreement = self.with_agreement and recorded_badges.RECORDED_FACT in result.entity.values
         end = ",\n" if self.with_agreement and not agreement else "\n"
         rows = []
-        for d in result.decisions:
-            before, rest = self._conclusions[d.conclusion.id]
+        outcomes = result.outcomes
+        for c in result.reported:
+            before, rest = self._conclusions[c.id]
+            outcome = outcomes[c.id]
             if agreement:
-                said = recorded_badges.agreement(result.entity, d.conclusion, d.outcome) or ""
-                rows.append(f"{entity}{before}{rest[d.outcome]},{said}\n")
+                said = recorded_badges.agreement(result.entity, c, outcome) or ""
+                rows.append(f"{entity}{before}{rest[outcome]},{said}\n")
             else:
-                rows.append(entity + before + rest[d.outcome] + end)
+                rows.append(entity + before + rest[outcome] + end)
         return "".join(rows)
 
 
