@@ -128,25 +128,18 @@ class Ruleset:
             elif session.touched:
                 _core.delete_state(self._handle, sid)
 
-    @contextmanager
-    def entity(self) -> Iterator["ReusedSession"]:
-        """The session one entity is evaluated in, empty when it starts and emptied when it ends."""
+    def entity(self) -> "ReusedSession":
+        """The session one entity is evaluated in, as a context manager: empty when it starts
+        and emptied when it ends (a class rather than a generator: it is entered once per entity)."""
         if self._reused is None:
             self._claim()
             self._sessions_made += 1
             try:
-                self._reused = ReusedSession(self._handle, f"reused-{self._sessions_made}")
+                self._reused = ReusedSession(self, f"reused-{self._sessions_made}")
             except BaseException:
                 self.live_sessions -= 1
                 raise
-        session = self._reused
-        try:
-            yield session
-            session.clear()
-        except BaseException:
-            # an action left started, a fact half-handled: nothing of it may reach the next entity
-            self._discard(session)
-            raise
+        return self._reused
 
     def _discard(self, session: "ReusedSession") -> None:
         self._reused = None
@@ -201,11 +194,14 @@ class ReusedSession:
 
     Facts are given as JSON object text (``stage_facts`` writes it); each gets an id made
     of the entity's number in this session and the fact's number for the entity, so the
-    entity's facts can be retracted by id when it is done.
+    entity's facts can be retracted by id when it is done. Leaving it (``with``) empties it;
+    leaving it by an exception throws it away, since an action may be left started or a
+    fact half-handled, and nothing of it may reach the next entity.
     """
 
-    def __init__(self, handle, sid: str):
-        self._handle = handle
+    def __init__(self, ruleset: Ruleset, sid: str):
+        self._ruleset = ruleset
+        self._handle = handle = ruleset._handle
         self.sid = sid
         self._head = "{" + f'"sid":{json.dumps(sid)},"id":"'
         self._entity = 0
@@ -213,6 +209,19 @@ class ReusedSession:
         code, state_handle = _assert(handle, self._head + f'open",{json.dumps(OPEN_FIELD)}:1' + "}")
         if code != HANDLED or _drain(handle, state_handle) != [OPEN_RULE]:
             raise DurableRulesError("durable_rules did not open a session")
+
+    def __enter__(self) -> "ReusedSession":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            try:
+                self.clear()
+                return
+            except BaseException:
+                self._ruleset._discard(self)
+                raise
+        self._ruleset._discard(self)
 
     def assert_json(self, text: str) -> list[str]:
         """Assert the fact written as the JSON object ``text`` (no sid, no id) and run every action

@@ -96,11 +96,11 @@ class Engine:
         stage_facts, actions = program.stage_facts, program.rule_actions
         forwarded = stage_facts.forwarded
         encoded = stage_facts.encode(entity.values)
-        outcomes: dict[str, str] = {}
+        outcomes = dict(stage_facts.undetermined)  # what no rule decides stays undetermined
         with ruleset.entity() as session:
-            for stratum, members in enumerate(program.strata):
+            for stage, read_later in enumerate(stage_facts.read_later):
                 decided: dict[str, str] = {}
-                for name in session.assert_json(stage_facts.text(stratum, encoded)):
+                for name in session.assert_json(stage_facts.text(stage, encoded)):
                     conclusion, outcome, sets_field = actions[name]
                     if sets_field is not None:
                         encoded[sets_field] = "1"  # a part of a large condition holds
@@ -108,10 +108,10 @@ class Engine:
                     elif decided.setdefault(conclusion, outcome) != outcome:
                         raise EngineDisagreement(f"durable_rules reached two outcomes for '{conclusion}' of "
                                                  f"'{entity.id}': {decided[conclusion]} and {outcome}")
-                for cid in members:
-                    outcome = outcomes[cid] = decided.get(cid, m.UNDETERMINED)
-                    fact = forwarded.get((cid, outcome))
-                    if fact is not None:  # the decided conclusion becomes a fact for later stages
+                outcomes.update(decided)
+                for cid in read_later:  # a decided conclusion becomes a fact for the later stages
+                    fact = forwarded.get((cid, outcomes[cid]))
+                    if fact is not None:
                         encoded[fact[0]] = fact[1]
         return outcomes
 

@@ -68,6 +68,11 @@ class StageFacts:
                               json.dumps(decided_value(c, outcome), ensure_ascii=False))
             for c in program.conclusions if conclusion_field(c.id) in names
             for outcome in c.outcomes if outcome != m.UNDETERMINED}
+        # per stage: the conclusions it decides that later stages read
+        self.read_later: tuple[tuple[str, ...], ...] = tuple(
+            tuple(cid for cid in members if conclusion_field(cid) in names) for members in program.strata)
+        # every conclusion undetermined, in stage order: what an entity's outcomes start from
+        self.undetermined: dict[str, str] = {cid: m.UNDETERMINED for members in program.strata for cid in members}
 
     def encode(self, values: Mapping[str, Any]) -> dict[str, str]:
         """Short field -> JSON text for every known fact some rule reads."""
