@@ -178,8 +178,10 @@ def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
 
 
 def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, *, jobs: int = 1,
-                    pack: str | None = None, chunk: int | None = None) -> Iterator[Outcome]:
-    """One outcome per item, in input order, evaluated by ``jobs`` worker processes.
+                    pack: str | None = None, chunk: int | None = None) -> Iterator[list[Outcome]]:
+    """The outcomes of the items, one list per task (up to ``chunk`` items, or a block of table
+    rows), in input order, evaluated by ``jobs`` worker processes. Lists rather than single
+    outcomes: the main process shares the cores with the workers, and handles each list at once.
 
     With one job, or input that fits in one chunk, everything runs in this process.
     Duplicate entity ids are not checked here (see ``UniqueIds``).
@@ -197,7 +199,7 @@ def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, 
             evaluator = Evaluator(kb, render, pack)
             try:
                 for piece in itertools.chain([first], chunks):
-                    yield from evaluator.process(piece)
+                    yield evaluator.process(piece)
             finally:
                 evaluator.close()
             return
@@ -223,7 +225,7 @@ def _one_malloc_arena() -> None:
 
 
 def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
-             pack: str | None) -> Iterator[Outcome]:
+             pack: str | None) -> Iterator[list[Outcome]]:
     import multiprocessing  # here: a batch that fits in one process never needs it
     from concurrent.futures import ProcessPoolExecutor
 
@@ -238,9 +240,9 @@ def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, 
         for piece in chunks:
             pending.append(pool.submit(_work, piece))
             if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
     finally:
         for future in pending:
             future.cancel()

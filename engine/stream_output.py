@@ -120,6 +120,8 @@ RENDERERS = {"json": render_json, "jsonl": render_jsonl, "csv": render_csv, "tab
 class Writer:
     """Puts rendered entities together on ``out`` in the order they are added."""
 
+    separator: str | None = None  # what joins two pieces written one after the other, if they are text
+
     def __init__(self, kb, out: TextIO):
         self.kb = kb
         self.out = out
@@ -130,6 +132,15 @@ class Writer:
             self.begin()
         self.count += 1
         self.write(piece)
+
+    def add_all(self, pieces: list) -> None:
+        """``add`` each of ``pieces``, in order: as one piece where pieces join as text."""
+        if self.separator is None:
+            for piece in pieces:
+                self.add(piece)
+        elif pieces:
+            self.add(self.separator.join(pieces))
+            self.count += len(pieces) - 1
 
     def finish(self, any_bad: bool) -> None:
         if self.count == 0:
@@ -167,8 +178,12 @@ class JsonLinesWriter(Writer):
     def write(self, piece: str) -> None:
         self.out.write(piece + "\n")
 
+    separator = "\n"
+
 
 class CsvWriter(Writer):
+    separator = ""
+
     def begin(self) -> None:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerow(csv_columns(self.kb))

@@ -59,9 +59,10 @@ def test_streamed_json_is_exactly_the_portfolio_document(cli, mini_kb, tmp_path,
 
 def test_results_come_in_input_order(mini_kb, tmp_path):
     path = _jsonl(tmp_path, 40)
-    outcomes = list(batch.evaluate_stream(batch.input_items([path], mini_kb, Collector()), mini_kb,
-                                          _entity_id, jobs=2, chunk=3))
-    assert [o.payload for o in outcomes] == [f"e{i:03d}" for i in range(40)]
+    tasks = list(batch.evaluate_stream(batch.input_items([path], mini_kb, Collector(), rows=3), mini_kb,
+                                       _entity_id, jobs=2, chunk=3))
+    assert [len(outcomes) for outcomes in tasks] == [3] * 13 + [1]  # one list per task
+    assert [o.payload for outcomes in tasks for o in outcomes] == [f"e{i:03d}" for i in range(40)]
 
 
 def _entity_id(kb, result):
@@ -79,9 +80,9 @@ def test_the_input_is_read_as_the_workers_need_it_not_all_at_once(mini_kb, tmp_p
             yield item
 
     stream = batch.evaluate_stream(items(), mini_kb, _entity_id, jobs=2, chunk=5)
-    next(stream)
+    first = next(stream)
     assert len(pulled) <= 5 * (2 * batch.IN_FLIGHT_PER_JOB + 2)
-    assert len(list(stream)) == 199
+    assert len(first) + sum(len(outcomes) for outcomes in stream) == 200
 
 
 def test_a_bad_entity_is_reported_and_the_others_still_evaluated(cli, tmp_path, small_chunks):

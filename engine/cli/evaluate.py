@@ -7,7 +7,6 @@ HELP = "decide every badge for facts files, folders of them, or CSV / JSON Lines
 # Decisions of this many entities go into the log in one atomic append, and a batch that logs
 # hands its workers this many at a time: a record is about 30 KB (it names every rule file).
 LOG_CHUNK = 64
-IDS_CHECKED_TOGETHER = 64  # entities whose ids are checked for repeats in one go (and then written)
 
 
 def add_arguments(parser) -> None:
@@ -51,13 +50,15 @@ def run(args) -> tuple[str, int]:
     first = next(stream, None)  # worker processes start before the progress bar's thread does
     with batch.UniqueIds() as seen, progress("evaluating", lambda: batch.estimate_count(args.paths)) as advance:
         writer = stream_output.writer_for(args.format, kb, sys.stdout)
-        for outcomes in _groups(_chained(first, stream), IDS_CHECKED_TOGETHER):
+        for outcomes in _chained(first, stream):  # a task's outcomes: their ids are checked in one go
             advance(len(outcomes))
             good = []
             for outcome in outcomes:
-                collector.items.extend(outcome.diagnostics)
-                if outcome.ok:
+                if outcome.diagnostics:
+                    collector.items.extend(outcome.diagnostics)
+                if outcome.payload is not None:
                     good.append(outcome)
+            pieces = []
             for outcome, earlier in zip(good, seen.first_uses([(o.key, o.where) for o in good])):
                 if earlier is not None:
                     collector.add(outcome.where, "BD307", f"entity id '{outcome.key[1]}' is also used by "
@@ -65,7 +66,8 @@ def run(args) -> tuple[str, int]:
                 elif log:
                     log.add(*outcome.payload, writer)
                 else:
-                    writer.add(outcome.payload)
+                    pieces.append(outcome.payload)
+            writer.add_all(pieces)
         if log:
             log.flush(writer)
         writer.finish(any_bad=bool(collector.errors))
@@ -80,18 +82,6 @@ def _chained(first, rest):
     if first is not None:
         yield first
         yield from rest
-
-
-def _groups(outcomes, size: int):
-    """Consecutive outcomes, ``size`` at a time: their ids are checked in one go."""
-    group = []
-    for outcome in outcomes:
-        group.append(outcome)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
-        yield group
 
 
 class _DecisionLog:
