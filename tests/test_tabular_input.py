@@ -4,11 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine import tabular_input
 from engine.diagnostics import Collector, InvalidInput
 from engine.facts_loader import load_entities
 
@@ -221,6 +223,10 @@ def test_blocks_of_any_size_give_the_rows_of_the_whole_file(tmp_path, mini_kb, r
     expected = _reference_rows(path, mini_kb)
     for size in (1, 2, 3, 64):
         assert _block_rows(path, mini_kb, size) == expected, size
+    # the file read a few characters at a time: lines, '\r\n' and quoted cells split between reads
+    with mock.patch.object(tabular_input._CsvLines, "READ", 3):
+        for size in (1, 64):
+            assert _block_rows(path, mini_kb, size) == expected, ("READ 3", size)
 
 
 def test_a_csv_syntax_error_stops_the_file_there_in_a_batch_too(cli, tmp_path, monkeypatch):
