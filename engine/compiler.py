@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import string
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +31,9 @@ from typing import Any, Iterator, Mapping
 from . import model as m
 from .rule_limits import MAX_FIELDS, ExpressionBudget, LimitError, group_tests
 
+# A rule fires once per true branch of each $or it holds; with a cap, the core hands all of one
+# fact's results for a rule to a single action (one call from Python) instead of one action each.
+RESULTS_PER_ACTION = 1000
 STAGE_FIELD = "s"  # every stage fact's stage number, the first test of every rule
 RESERVED_FIELDS = frozenset({STAGE_FIELD, "sid", "id"})  # durable_rules reads sid and id itself
 
@@ -66,7 +70,38 @@ def _join(op: str, parts: list) -> dict:
 
 
 def _and(parts: list) -> dict:
-    return _join("$and", parts)
+    return _absorbed(_join("$and", parts))
+
+
+def _tests(expression: dict) -> frozenset[str] | None:
+    """The tests of an expression that is one test or a conjunction of tests (as text); None
+    for one that holds a disjunction."""
+    if "$or" in expression:
+        return None
+    if "$and" not in expression:
+        return frozenset([json.dumps(expression, sort_keys=True)])
+    found: set[str] = set()
+    for part in expression["$and"]:
+        tests = _tests(part)
+        if tests is None:
+            return None
+        found |= tests
+    return frozenset(found)
+
+
+def _absorbed(expression: dict) -> dict:
+    """A conjunction without the disjunctions its own tests imply: A and (B or C) is A when
+    every test of B is one of A's. The same rule, but durable_rules fires a rule once per
+    true branch of each disjunction: a graded conclusion's "none of the levels" (every
+    level's false side) otherwise fired nine times for one partner."""
+    if "$and" not in expression:
+        return expression
+    parts = expression["$and"]
+    tests = frozenset().union(*filter(None, map(_tests, parts)))
+    kept = [part for part in parts
+            if "$or" not in part or not any((branch_tests := _tests(branch)) is not None and branch_tests <= tests
+                                             for branch in part["$or"])]
+    return expression if len(kept) == len(parts) else _join("$and", kept)
 
 
 def _or(parts: list) -> dict:
@@ -160,10 +195,18 @@ class TreeCompiler:
         has = [_eq(member_field(name, v), 1) for v in node.value]
         lacks = [_eq(member_field(name, v), 0) for v in node.value]
         if op == "includes_any":
-            return _or(has), _and(lacks)
+            return _first_of(has, lacks), _and(lacks)
         if op == "includes_all":
-            return _and(has), _or(lacks)
-        return _and(lacks), _or(has)  # includes_none
+            return _and(has), _first_of(lacks, has)
+        return _and(lacks), _first_of(has, lacks)  # includes_none
+
+
+def _first_of(tests: list[dict], opposites: list[dict]) -> dict:
+    """Any of ``tests``, as branches only one of which can hold: branch i is test i with the
+    opposite of every test before it. durable_rules fires a rule once per true branch; these
+    branches are exclusive because a list's member fields are present all together or not at
+    all (``opposites[i]`` holds exactly when ``tests[i]`` does not)."""
+    return _or([_and([*opposites[:i], test]) for i, test in enumerate(tests)])
 
 
 @dataclass(frozen=True)
@@ -331,7 +374,8 @@ def compile_program(kb: m.KnowledgeBase, entity: str) -> Program:
                          f"durable_rules allows at most {MAX_FIELDS}")
     names = dict(zip(sorted(read - {STAGE_FIELD}), short_names()))
     names[STAGE_FIELD] = STAGE_FIELD
-    definition = {name: {"all": [{"m": renamed(expression, names)}]} for name, expression in readable.items()}
+    definition = {name: {"all": [{"m": renamed(expression, names)}], "cap": RESULTS_PER_ACTION}
+                  for name, expression in readable.items()}
     rule_names = {name: RuleName(meaning.conclusion, meaning.outcome,
                                  names.get(meaning.sets_field) if meaning.sets_field else None)
                   for name, meaning in meanings.items()}

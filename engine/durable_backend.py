@@ -16,7 +16,9 @@ mutates the dicts it is given, and catches exceptions raised in actions. Here:
   core's limit of 1,024 live sessions per ruleset is checked before it is reached;
 * actions are only recorded (which rule fired), so an action can never fail
   silently; a rule whose ``$or`` has several true branches fires once per branch,
-  and the recording is idempotent for that reason;
+  and the recording is idempotent for that reason (compiled rules carry a ``cap``,
+  so the core hands all of them to one action, and the compiler keeps branches
+  from overlapping where it can: see ``compiler``);
 * numbers are written without exponents: the core's JSON reader rejects ``1e-07``.
 """
 from __future__ import annotations

@@ -235,6 +235,46 @@ def test_an_or_with_two_true_branches_fires_once_per_branch_and_counts_once(kb):
     assert [n.value for n in result.trails["reach"].root.children] == ["true", "true", "true", "true"]
 
 
+def test_with_a_cap_the_results_of_every_true_branch_come_in_one_action():
+    """What the compiler relies on (compiler.RESULTS_PER_ACTION): one call from Python per rule
+    that holds, however many of its branches do."""
+    either = {"either": {"all": [{"m": {"$and": [{"t": "x"}, {"$or": [{"$gt": {"a": 0}}, {"$gt": {"b": 0}}]}]}}],
+                         "cap": 1000}}
+    with Ruleset(either) as ruleset, ruleset.session("1") as session:
+        assert session.assert_fact({"t": "x", "a": 1, "b": 1}) == ["either"]
+        assert session.assert_fact({"t": "x", "a": 1, "b": 0, "id": "2"}) == ["either"]
+
+
+def test_durable_rules_runs_one_action_per_decided_conclusion(monkeypatch):
+    """The compiled rules of the bundled knowledge base: for each example partner, one action
+    per conclusion durable_rules decides and per part of a large condition that holds, and no
+    more (a rule whose disjunctions have several true branches would otherwise fire per branch)."""
+    from engine import durable_backend
+    from engine.facts_loader import load_entities
+    from knowledge_base import BUNDLED
+
+    kb = load_knowledge_base(BUNDLED)
+    fired: list[str] = []
+    drain = durable_backend._drain
+
+    def recorded(*args):
+        names = drain(*args)
+        fired.extend(names)
+        return names
+
+    monkeypatch.setattr(durable_backend, "_drain", recorded)
+    with Engine(kb) as engine:
+        for entity in load_entities([REPO / "examples" / "partners"], kb):
+            fired.clear()
+            outcomes = engine.decide(entity)
+            program, _ = engine.program(entity.kind)
+            ours = [name for name in fired if name != durable_backend.OPEN_RULE]  # not a new session's marker
+            parts = [name for name in ours if program.rule_actions[name][2] is not None]
+            decided = [name for name in ours if program.rule_actions[name][2] is None]
+            assert len(decided) == sum(outcome != "undetermined" for outcome in outcomes.values()), entity.id
+            assert len(parts) == len(set(parts)), entity.id
+
+
 def test_no_threads_are_started(kb):
     before = threading.active_count()
     with Engine(kb) as engine:

@@ -76,3 +76,34 @@ def test_too_many_fields_for_one_fact_is_a_clear_error():
     with Engine(_kb(facts, rules)) as engine, pytest.raises(InvalidInput) as raised:
         engine.evaluate(make_entity({}))
     assert "BD218" in str(raised.value) and "durable_rules allows at most 250" in str(raised.value)
+
+
+def test_a_wide_includes_any_is_split_and_still_decides_once():
+    """includes_any over a long list compiles to exclusive branches (one action however many
+    members are present), which grow with the list: they are split within the limits too."""
+    values = tuple(f"v{i}" for i in range(40))
+    facts = {"groups": m.FactSpec("groups", "enum_list", "d", "q", None, values, None, HERE)}
+    rule = _rule("reaches", m.BADGE, m.Comparison("n0", "d", None, HERE, fact="groups", op="includes_any",
+                                                  value=values[:35]))
+    kb = _kb(facts, [rule])
+    program = compile_program(kb, "partner")
+    for definition in program.definition.values():
+        expression = definition["all"][0]["m"]
+        assert cost(expression) <= 31 and need(expression) <= 52 and width(expression) <= 18
+    with Engine(kb) as engine:
+        for groups, outcome in [(values[:35], "granted"), (("v34",), "granted"), (("v0", "v20", "v39"), "granted"),
+                                (values[35:], "not_granted"), ((), "not_granted")]:
+            assert engine.evaluate(make_entity({"groups": groups})).outcomes["reaches"] == outcome, groups
+        assert engine.evaluate(make_entity({})).outcomes["reaches"] == "undetermined"
+
+
+def test_a_conjunction_drops_the_disjunctions_its_own_tests_imply():
+    """A and (B or C) is A when A's tests include B's: the same rule, with no branches to fire on."""
+    from engine.compiler import _and
+
+    implied = {"$or": [{"a": 0}, {"$and": [{"b": 0}, {"c": 0}]}]}
+    assert _and([implied, {"a": 0}, {"b": 0}]) == {"$and": [{"a": 0}, {"b": 0}]}
+    assert _and([implied, {"b": 0}, {"c": 0}]) == {"$and": [{"b": 0}, {"c": 0}]}
+    not_implied = {"$or": [{"a": 1}, {"$and": [{"b": 0}, {"d": 0}]}]}
+    assert _and([not_implied, {"a": 0}, {"b": 0}]) == {"$and": [not_implied, {"a": 0}, {"b": 0}]}
+    assert _and([implied, {"$or": [{"a": 0}, {"b": 0}]}]) == {"$and": [implied, {"$or": [{"a": 0}, {"b": 0}]}]}
