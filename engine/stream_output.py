@@ -71,13 +71,19 @@ def csv_columns(kb) -> tuple[str, ...]:
 _csv_rows: dict[int, tuple] = {}  # id(kb) -> (kb, its CsvRows): built once per process and knowledge base
 
 
-def render_csv(kb, result) -> str:
+def csv_rows(kb):
+    """The knowledge base's ``explain.portfolio.CsvRows`` (one per process and knowledge base)."""
     found = _csv_rows.get(id(kb))
     if found is None or found[0] is not kb:
         from explain.portfolio import CsvRows
 
         found = _csv_rows[id(kb)] = (kb, CsvRows(kb, with_agreement=recorded_badges.declared(kb)))
-    return found[1](result)
+    return found[1]
+
+
+def render_csv(kb, result) -> tuple:
+    """What the CSV writer needs of a result (``CsvRows.piece``): it writes the rows out."""
+    return csv_rows(kb).piece(result)
 
 
 class ShownEntity(NamedTuple):
@@ -120,8 +126,6 @@ RENDERERS = {"json": render_json, "jsonl": render_jsonl, "csv": render_csv, "tab
 class Writer:
     """Puts rendered entities together on ``out`` in the order they are added."""
 
-    separator: str | None = None  # what joins two pieces written one after the other, if they are text
-
     def __init__(self, kb, out: TextIO):
         self.kb = kb
         self.out = out
@@ -134,13 +138,16 @@ class Writer:
         self.write(piece)
 
     def add_all(self, pieces: list) -> None:
-        """``add`` each of ``pieces``, in order: as one piece where pieces join as text."""
-        if self.separator is None:
-            for piece in pieces:
-                self.add(piece)
-        elif pieces:
-            self.add(self.separator.join(pieces))
-            self.count += len(pieces) - 1
+        """``add`` each of ``pieces``, in order."""
+        for piece in pieces:
+            self.add(piece)
+
+    def _add_text(self, text: str, count: int) -> None:
+        """Write ``text``, which holds ``count`` pieces (for writers that join pieces)."""
+        if self.count == 0:
+            self.begin()
+        self.count += count
+        self.out.write(text)
 
     def finish(self, any_bad: bool) -> None:
         if self.count == 0:
@@ -178,11 +185,24 @@ class JsonLinesWriter(Writer):
     def write(self, piece: str) -> None:
         self.out.write(piece + "\n")
 
-    separator = "\n"
+    def add_all(self, pieces: list[str]) -> None:
+        if pieces:
+            self._add_text("\n".join(pieces) + "\n", len(pieces))
 
 
 class CsvWriter(Writer):
-    separator = ""
+    """Rows from the pieces ``render_csv`` makes."""
+
+    def __init__(self, kb, out: TextIO):
+        super().__init__(kb, out)
+        self.rows = csv_rows(kb)
+
+    def write(self, piece: tuple) -> None:
+        self.out.write(self.rows.text(piece))
+
+    def add_all(self, pieces: list[tuple]) -> None:
+        if pieces:
+            self._add_text("".join(map(self.rows.text, pieces)), len(pieces))
 
     def begin(self) -> None:
         buffer = io.StringIO()

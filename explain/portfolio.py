@@ -55,36 +55,53 @@ def _csv_fields(*fields) -> str:
 
 class CsvRows:
     """Decisions as rows of ``CSV_COLUMNS``, and ``agreement`` when asked: byte for byte what the
-    csv module writes. What a conclusion fixes is escaped once, the entity's columns once per entity."""
+    csv module writes. What a conclusion's outcome fixes is escaped once, the entity's columns
+    once per entity.
+
+    A batch worker sends the main process a ``piece`` (the entity's columns and a number per
+    decision), which the main process turns into ``text``: a row is some 200 characters, most
+    of them the same for every entity, and carrying them between processes cost more than
+    writing them out where they are printed.
+    """
 
     def __init__(self, kb, with_agreement: bool = False):
         self.with_agreement = with_agreement
-        self._conclusions = {}  # conclusion id -> (columns before the outcome, outcome -> rest of the row)
+        self._codes: dict[tuple[str, str], int] = {}  # (conclusion id, outcome) -> its number
+        self._rows: list[str] = []  # number -> the row's columns after the entity's, unterminated
         for pack in kb.packs.values():
             for c in pack.conclusions.values():
+                before = "," + _csv_fields(c.id, c.name, c.kind) + ","
                 after = "," + _csv_fields(c.id, c.version, c.file, c.line)
-                self._conclusions[c.id] = ("," + _csv_fields(c.id, c.name, c.kind) + ",",
-                                           {o: _csv_fields(o) + after for o in c.outcomes})
+                for o in c.outcomes:
+                    self._codes[(c.id, o)] = len(self._rows)
+                    self._rows.append(before + _csv_fields(o) + after)
 
     def __call__(self, result) -> str:
         """Every decision of one entity, one row each."""
+        return self.text(self.piece(result))
+
+    def piece(self, result) -> tuple[str, tuple[int, ...], tuple[str, ...] | None]:
+        """What ``text`` needs of a result: the entity's columns, each decision's number, and what
+        each says of the badges Kiva recorded (None when nothing is recorded for the entity)."""
         from engine import recorded_badges
 
-        entity = _csv_fields(result.entity.id, result.entity.name, result.entity.source)
+        entity, outcomes, codes = result.entity, result.outcomes, self._codes
+        columns = _csv_fields(entity.id, entity.name, entity.source)
+        numbers = tuple([codes[(c.id, outcomes[c.id])] for c in result.reported])
+        said = None
         # with nothing recorded for the entity there is nothing to agree with: an empty column
-        agreement = self.with_agreement and recorded_badges.RECORDED_FACT in result.entity.values
-        end = ",\n" if self.with_agreement and not agreement else "\n"
-        rows = []
-        outcomes = result.outcomes
-        for c in result.reported:
-            before, rest = self._conclusions[c.id]
-            outcome = outcomes[c.id]
-            if agreement:
-                said = recorded_badges.agreement(result.entity, c, outcome) or ""
-                rows.append(f"{entity}{before}{rest[outcome]},{said}\n")
-            else:
-                rows.append(entity + before + rest[outcome] + end)
-        return "".join(rows)
+        if self.with_agreement and recorded_badges.RECORDED_FACT in entity.values:
+            said = tuple([recorded_badges.agreement(entity, c, outcomes[c.id]) or "" for c in result.reported])
+        return columns, numbers, said
+
+    def text(self, piece) -> str:
+        """The rows of a ``piece``."""
+        columns, numbers, said = piece
+        rows = self._rows
+        if said is not None:
+            return "".join([f"{columns}{rows[n]},{agreement}\n" for n, agreement in zip(numbers, said)])
+        end = ",\n" if self.with_agreement else "\n"
+        return "".join([columns + rows[n] + end for n in numbers])
 
 
 def to_csv(kb, results) -> str:
