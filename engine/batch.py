@@ -36,10 +36,11 @@ Render = Callable[[m.KnowledgeBase, Any], Any]  # (kb, EntityResult) -> what the
 class Outcome(NamedTuple):
     """What became of one input item: its rendered result, or the problems that stopped it.
 
-    A named tuple: one per entity comes back from a worker, and a tuple unpickles fastest."""
+    A named tuple of plain values: one per entity comes back from a worker, and the main
+    process unpickles tuples, strings and numbers without calling back into Python."""
 
     key: tuple[str, str] | None  # (kind, id) of the entity, when it could be read
-    where: Location  # where the entity starts (for a duplicate-id diagnostic)
+    where: tuple[str, int]  # (path, line) where the entity starts (for a duplicate-id diagnostic)
     diagnostics: tuple[Diagnostic, ...] = ()
     payload: Any = None  # the renderer's output; None when the entity was bad
 
@@ -113,7 +114,7 @@ class Evaluator:
         from .facts_loader import load_entity
 
         collector = Collector()
-        return self._outcome(load_entity(path, self.kb, collector), Location(str(path), 1, 1), collector)
+        return self._outcome(load_entity(path, self.kb, collector), (str(path), 1), collector)
 
     def rows(self, block) -> Iterator[Outcome]:
         """The outcome of every row of a block; a row that cannot be read is an outcome of its own."""
@@ -122,14 +123,14 @@ class Evaluator:
         collector = Collector()
         for row in block_rows(block, collector):
             if row is None:  # a row the block's reading could not take: its problem was just reported
-                yield Outcome(None, collector.items[0].location, tuple(collector.items))
+                where = collector.items[0].location
+                yield Outcome(None, (where.path, where.line), tuple(collector.items))
                 collector = Collector()
             else:
                 row_collector = Collector()
-                yield self._outcome(row_entity(row, self.kb, row_collector), Location(row.path, row.line, 1),
-                                    row_collector)
+                yield self._outcome(row_entity(row, self.kb, row_collector), (row.path, row.line), row_collector)
 
-    def _outcome(self, entity: m.Entity | None, where: Location, collector: Collector) -> Outcome:
+    def _outcome(self, entity: m.Entity | None, where: tuple[str, int], collector: Collector) -> Outcome:
         if entity is None:
             return Outcome(None, where, tuple(collector.items))
         result = self.engine.evaluate(entity)
@@ -276,11 +277,11 @@ class UniqueIds:
             self._db.close()
         self._db = None
 
-    def first_use(self, key: tuple[str, str], where: Location) -> Location | None:
-        """Record ``key`` as used at ``where``; where it was first used, if it was used before."""
+    def first_use(self, key: tuple[str, str], where: tuple[str, int]) -> Location | None:
+        """Record ``key`` as used at ``where`` (path, line); where it was first used, if it was used before."""
         return self.first_uses([(key, where)])[0]
 
-    def first_uses(self, uses: list[tuple[tuple[str, str], Location]]) -> list[Location | None]:
+    def first_uses(self, uses: list[tuple[tuple[str, str], tuple[str, int]]]) -> list[Location | None]:
         """``first_use`` for each of ``uses``, in order (one round trip to the database for all)."""
         import sqlite3
 
@@ -293,13 +294,13 @@ class UniqueIds:
                     self._unspill()  # rolled back: the ids of these uses were not recorded
             first = self._memory.get(key)
             if first is None:
-                self._memory[key] = (where.path, where.line)
+                self._memory[key] = where
                 if len(self._memory) > self.SPILL:
                     self._spill()
             found.append(None if first is None else Location(first[0], first[1], 1))
         return found
 
-    def _db_first_uses(self, uses: list[tuple[tuple[str, str], Location]]) -> list[Location | None]:
+    def _db_first_uses(self, uses: list[tuple[tuple[str, str], tuple[str, int]]]) -> list[Location | None]:
         firsts: dict[tuple[str, str], int] = {}  # key -> where in ``uses`` it comes first
         for number, (key, _) in enumerate(uses):
             firsts.setdefault(key, number)
@@ -307,17 +308,17 @@ class UniqueIds:
         with self._db:  # one transaction: all of these are recorded, or none
             before = self._db.total_changes
             self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?, ?, ?)",
-                                 [(*key, uses[n][1].path, uses[n][1].line) for key, n in firsts.items()])
+                                 [(*key, *uses[n][1]) for key, n in firsts.items()])
             if self._db.total_changes - before < len(firsts):  # some key was used before these: rare
                 for key, n in firsts.items():
                     path, line = self._db.execute("SELECT path, line FROM ids WHERE kind = ? AND id = ?",
                                                   key).fetchone()
-                    if (path, line) != (uses[n][1].path, uses[n][1].line):
+                    if (path, line) != tuple(uses[n][1]):
                         found[n] = Location(path, line, 1)
         for number, (key, _) in enumerate(uses):  # a key used twice among these
             first = firsts[key]
             if first != number:
-                found[number] = found[first] or Location(uses[first][1].path, uses[first][1].line, 1)
+                found[number] = found[first] or Location(*uses[first][1], 1)
         return found
 
     def _spill(self) -> None:

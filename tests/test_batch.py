@@ -170,9 +170,9 @@ def test_unique_ids_remember_the_first_place(monkeypatch, spill):
     monkeypatch.setattr(batch.UniqueIds, "SPILL", spill)  # in memory, and moved to SQLite past 100
     with batch.UniqueIds() as seen:
         for i in range(5000):
-            assert seen.first_use(("partner", f"id{i}"), Location("big.csv", i + 2, 1)) is None
-        assert seen.first_use(("partner", "id1234"), Location("other.csv", 9, 1)) == Location("big.csv", 1236, 1)
-        assert seen.first_use(("association", "id1234"), Location("other.csv", 10, 1)) is None
+            assert seen.first_use(("partner", f"id{i}"), ("big.csv", i + 2)) is None
+        assert seen.first_use(("partner", "id1234"), ("other.csv", 9)) == Location("big.csv", 1236, 1)
+        assert seen.first_use(("association", "id1234"), ("other.csv", 10)) is None
         assert (seen._db is not None) == (spill == 100)
 
 
@@ -181,7 +181,7 @@ def test_unique_ids_come_back_into_memory_when_the_database_cannot_take_more(mon
 
     monkeypatch.setattr(batch.UniqueIds, "SPILL", 10)
     with batch.UniqueIds() as seen:
-        seen.first_uses([(("p", f"id{i}"), Location("t.csv", i, 1)) for i in range(20)])
+        seen.first_uses([(("p", f"id{i}"), ("t.csv", i)) for i in range(20)])
 
         class Full:  # what a full disk makes of the temporary database's writes
             total_changes = 0
@@ -205,10 +205,10 @@ def test_unique_ids_come_back_into_memory_when_the_database_cannot_take_more(mon
                 self.db.close()
 
         seen._db = Full(seen._db)
-        assert seen.first_uses([(("p", "id3"), Location("t.csv", 30, 1)), (("p", "new"), Location("t.csv", 31, 1))]) \
+        assert seen.first_uses([(("p", "id3"), ("t.csv", 30)), (("p", "new"), ("t.csv", 31))]) \
             == [Location("t.csv", 3, 1), None]
         assert seen._db is None
-        assert seen.first_use(("p", "new"), Location("t.csv", 32, 1)) == Location("t.csv", 31, 1)
+        assert seen.first_use(("p", "new"), ("t.csv", 32)) == Location("t.csv", 31, 1)
 
 
 def test_the_decision_log_holds_every_decision_a_parallel_batch_printed(cli, tmp_path, monkeypatch, small_chunks):
@@ -259,10 +259,11 @@ def test_a_progress_bar_on_a_terminal_leaves_the_output_file_intact(tmp_path):
 @pytest.mark.parametrize("spill", [10**9, 3])
 def test_ids_checked_together_find_repeats_before_and_among_them(monkeypatch, spill):
     monkeypatch.setattr(batch.UniqueIds, "SPILL", spill)
-    here = [Location("t.csv", line, 1) for line in range(20)]
+    here = [("t.csv", line) for line in range(20)]
+    at = [Location("t.csv", line, 1) for line in range(20)]
     with batch.UniqueIds() as seen:
         assert seen.first_uses([(("p", f"id{i}"), here[i]) for i in range(5)]) == [None] * 5
         found = seen.first_uses([(("p", "new"), here[5]), (("p", "id2"), here[6]), (("p", "new"), here[7]),
                                  (("a", "id2"), here[8]), (("p", "id2"), here[9]), (("p", "new2"), here[10])])
-        assert found == [None, here[2], here[5], None, here[2], None]
-        assert seen.first_uses([(("p", "new"), here[11]), (("p", "new2"), here[12])]) == [here[5], here[10]]
+        assert found == [None, at[2], at[5], None, at[2], None]
+        assert seen.first_uses([(("p", "new"), here[11]), (("p", "new2"), here[12])]) == [at[5], at[10]]

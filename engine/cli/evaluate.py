@@ -27,7 +27,7 @@ def run(args) -> tuple[str, int]:
     from functools import partial
 
     from engine import batch, stream_output
-    from engine.diagnostics import Collector, InvalidInput
+    from engine.diagnostics import Collector, InvalidInput, Location
     from engine.facts_loader import facts_paths
 
     from .progress import progress
@@ -61,7 +61,7 @@ def run(args) -> tuple[str, int]:
             pieces = []
             for outcome, earlier in zip(good, seen.first_uses([(o.key, o.where) for o in good])):
                 if earlier is not None:
-                    collector.add(outcome.where, "BD307", f"entity id '{outcome.key[1]}' is also used by "
+                    collector.add(Location(*outcome.where, 1), "BD307", f"entity id '{outcome.key[1]}' is also used by "
                                   f"{batch.shown_location(earlier)}")
                 elif log:
                     log.add(*outcome.payload, writer)
