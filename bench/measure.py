@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.cli import main  # noqa: E402
+from engine.cli import leave, main  # noqa: E402
 
 status = main(sys.argv[1:])
 sys.stdout.flush()
@@ -20,3 +20,4 @@ sys.stderr.write(json.dumps({
     "self_kib": next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")),
     "children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
 }) + "\n")
+leave(status)  # as the installed command ends

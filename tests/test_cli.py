@@ -239,3 +239,17 @@ def test_console_script_runs_outside_the_process():
     bad = subprocess.run([badges, "evaluate", "nope.yaml"],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert (bad.returncode, bad.stdout, bad.stderr) == (1, "", "nope.yaml:0:0: BD008 no such file or folder\n")
+
+
+@pytest.mark.parametrize("facts, status", [("made-up-1-progreso-andino.yaml", 0), ("missing.yaml", 1)])
+def test_the_installed_command_ends_with_mains_status_and_all_of_its_output(cli, facts, status):
+    """``console_main`` (the ``badges`` script) ends through ``leave``: same status, same output."""
+    import subprocess
+    import sys
+
+    path = EXAMPLES / facts
+    done = subprocess.run([sys.executable, "-c", "import sys; from engine.cli import console_main; "
+                           "sys.argv[0] = 'badges'; console_main()", "evaluate", str(path), "--format", "csv"],
+                          capture_output=True, text=True, cwd=REPO)
+    expected = cli("evaluate", path, "--format", "csv")
+    assert (done.returncode, done.stdout, done.stderr) == (status, expected.out, expected.err)

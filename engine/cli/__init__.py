@@ -74,5 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+def leave(status: int) -> None:
+    """End the process with ``status``. Whatever is still alive then lives until the end: it is
+    moved out of the cyclic collector's reach first, which spares the interpreter's last
+    collections a walk over all of it (the knowledge base, the compiled rules): a tenth of a
+    short run. Files are flushed and closed as on any exit."""
+    import gc
+
+    gc.freeze()
+    sys.exit(status)
+
+
+def console_main() -> None:
+    """The ``badges`` command."""
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
