@@ -159,11 +159,17 @@ def command_environment(cache: Path) -> dict[str, str]:
 ENV: dict[str, str] = {}  # set by main
 
 
-def run_cli(args: list[str], repeat: int = 3) -> tuple[float, dict]:
+def warm(args: list[str]) -> None:
+    """Run ``badges ARGS`` once, untimed: bytecode written, knowledge-base cache filled, files in the page cache."""
+    subprocess.run(MEASURE + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
+
+
+def run_cli(args: list[str], repeat: int = 3, warm_up: bool = True) -> tuple[float, dict]:
     """Best wall time of ``repeat`` runs of ``badges ARGS`` after one untimed run (stdout
     discarded; the best is the run least disturbed by other work on the machine) and its peak
     memory (KiB)."""
-    subprocess.run(MEASURE + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
+    if warm_up:
+        warm(args)
     times, memory = [], {}
     for _ in range(repeat):
         start = time.perf_counter()
@@ -197,6 +203,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000, help="partners for the memory check (default 100,000)")
     parser.add_argument("--json-n", type=int, default=1_000, help="partners for the JSON-output run (default 1,000)")
     parser.add_argument("--files", type=int, default=2_000, help="partners for the folder-of-files run (default 2,000)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of --jobs 1 then --jobs 2 for throughput and speed-up (default 5)")
     parser.add_argument("--skip-big", action="store_true", help="skip the memory run at --big partners")
     options = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -222,15 +230,23 @@ def main() -> None:
         one = write(kb, 1, tmp / "partners-1.csv")
         start, _ = run_cli(["evaluate", str(one), "--format", "csv", "--jobs", "1"], repeat=5)
         print(f"start-up: one partner, --jobs 1: {start:.3f} s")
-        rates = {}
-        for jobs in (1, 2):
-            seconds, memory = run_cli(["evaluate", str(small), "--format", "csv", "--jobs", str(jobs)])
-            rates[jobs] = options.n / seconds
-            print(f"--format csv  --jobs {jobs}: {seconds:7.2f} s {rate(options.n, seconds)}"
-                  f" ({rate(options.n, seconds - start).strip()} after start-up)   "
-                  f"peak memory: main {memory['self_kib'] / 1024:.0f} MiB, "
+        # --jobs 1 and --jobs 2 alternate, so that each round's ratio compares runs made under the
+        # same load: this machine's cores slow down by 10-25% for minutes at a time
+        command = ["evaluate", str(small), "--format", "csv", "--jobs"]
+        for jobs in ("1", "2"):
+            warm(command + [jobs])
+        rounds = [{jobs: run_cli(command + [jobs], repeat=1, warm_up=False) for jobs in ("1", "2")}
+                  for _ in range(options.rounds)]
+        for jobs in ("1", "2"):
+            times = sorted(r[jobs][0] for r in rounds)
+            memory = rounds[0][jobs][1]
+            print(f"--format csv  --jobs {jobs}: {times[0]:7.2f} s {rate(options.n, times[0])}"
+                  f" ({rate(options.n, times[0] - start).strip()} after start-up; slowest round "
+                  f"{rate(options.n, times[-1]).strip()})   peak memory: main {memory['self_kib'] / 1024:.0f} MiB, "
                   f"largest worker {memory['children_kib'] / 1024:.0f} MiB")
-        print(f"speed-up with 2 jobs: {rates[2] / rates[1]:.2f}x")
+        ratios = sorted(r["1"][0] / r["2"][0] for r in rounds)
+        print(f"speed-up with 2 jobs: {statistics.median(ratios):.2f}x (median of {len(ratios)} rounds; "
+              f"{ratios[0]:.2f}-{ratios[-1]:.2f})")
         sample = write(kb, options.json_n, tmp / f"partners-{options.json_n}.jsonl")
         for jobs in (1, 2):
             seconds, _ = run_cli(["evaluate", str(sample), "--format", "jsonl", "--jobs", str(jobs)])
