@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from explain.trail import ConclusionTrail, LazyTrails, TrailBuilder, Truth, fast_constructor
+from explain.trail import ConclusionTrail, LazyTrails, TrailBuilder, Truth
 
 from . import model as m
 from .compiler import Program, compile_program
@@ -34,7 +34,7 @@ class Decision:
         return self.trails[self.conclusion.id]
 
 
-_decision = fast_constructor(Decision)
+_decision = m.fast_constructor(Decision)
 
 
 @dataclass(frozen=True)

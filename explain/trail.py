@@ -13,6 +13,7 @@ from collections import abc
 from typing import TYPE_CHECKING, Any, Mapping
 
 from engine import model as m
+from engine.model import fast_constructor
 
 if TYPE_CHECKING:  # node_values builds on this module
     from explain.node_values import Evaluation
@@ -93,24 +94,6 @@ class ConclusionTrail:
     cite: m.Citation | None
     root: TrailNode
     scale: tuple[str, ...] = ()  # every outcome the conclusion can reach, best first, undetermined last
-
-
-def fast_constructor(cls):
-    """A constructor for the frozen dataclass ``cls`` that fills the instance's fields in one
-    step. The generated ``__init__`` sets every field through ``object.__setattr__`` (about
-    2 µs for a TrailNode); an entity's trails hold some 150 nodes and reads, so building them
-    that way was most of the cost of a trail. Keyword arguments only; same objects, same
-    equality (tests/test_speed_paths.py checks them against the generated ``__init__``)."""
-    defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-    new = object.__new__
-
-    def build(**values):
-        built = new(cls)
-        state = built.__dict__
-        state.update(defaults)
-        state.update(values)
-        return built
-    return build
 
 
 _node = fast_constructor(TrailNode)

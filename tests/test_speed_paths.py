@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import durable_backend
+from engine import durable_backend, tabular_input
 from engine.inference import Engine
 from explain import trail as t
 from tests.conftest import make_entity
@@ -20,6 +20,7 @@ from tests.conftest import make_entity
     (t.FactRead, t._read, dict(name="f", type="boolean", known=True, value=True, unit=None)),
     (t.RuleRef, t._rule, dict(id="r", version="1.0.0", file="r.yaml", line=3, effective="2026-01-01",
                               owner="o", sha256="0" * 64)),
+    (tabular_input.Row, tabular_input._row, dict(path="t.csv", line=2, cells=("partner", "p1"))),
 ])
 def test_the_fast_constructors_build_what_the_dataclass_builds(cls, build, values):
     fast, plain = build(**values), cls(**values)
