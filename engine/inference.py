@@ -94,17 +94,17 @@ class Engine:
         """The outcome durable_rules reaches for every conclusion of the entity's packs."""
         program, ruleset = self.program(entity.kind)
         stage_facts, actions = program.stage_facts, program.rule_actions
-        forwarded = stage_facts.forwarded
-        encoded = stage_facts.encode(entity.values)
+        forwarded, condition_parts, add = stage_facts.forwarded, stage_facts.parts, stage_facts.add
+        parts = stage_facts.encode(entity.values)
         outcomes = dict(stage_facts.undetermined)  # what no rule decides stays undetermined
         with ruleset.entity() as session:
             for stage, read_later in enumerate(stage_facts.read_later):
                 decided: dict[str, str] = {}
-                for name in session.assert_json(stage_facts.text(stage, encoded)):
+                for name in session.assert_json(stage_facts.text(stage, parts)):
                     conclusion, outcome, sets_field = actions[name]
                     if sets_field is not None:
-                        encoded[sets_field] = "1"  # a part of a large condition holds
-                    # a rule fires once per true branch of an $or: the same outcome again is fine
+                        add(parts, *condition_parts[sets_field])  # a part of a large condition holds
+                    # one action per rule, whatever number of its branches hold (compiler.RESULTS_PER_ACTION)
                     elif decided.setdefault(conclusion, outcome) != outcome:
                         raise EngineDisagreement(f"durable_rules reached two outcomes for '{conclusion}' of "
                                                  f"'{entity.id}': {decided[conclusion]} and {outcome}")
@@ -112,7 +112,7 @@ class Engine:
                 for cid in read_later:  # a decided conclusion becomes a fact for the later stages
                     fact = forwarded.get((cid, outcomes[cid]))
                     if fact is not None:
-                        encoded[fact[0]] = fact[1]
+                        add(parts, *fact)
         return outcomes
 
     def evaluate(self, entity: m.Entity) -> EntityResult:

@@ -38,58 +38,97 @@ def _scalar(spec: m.FactSpec) -> Callable[[Any], str]:
 
 
 class StageFacts:
-    """The stage facts of a compiled ``Program`` (see ``Program.stage_facts``)."""
+    """The stage facts of a compiled ``Program`` (see ``Program.stage_facts``).
+
+    Per entity, ``encode`` writes each known fact some rule reads once, as a JSON fragment
+    (``,"f":1``), into the list of every stage whose rules read it; ``add`` does the same for
+    a decided conclusion or a part of a large condition, which only later stages read; and
+    ``text`` joins one stage's fragments into its fact.
+    """
 
     def __init__(self, program):
         names = program.field_names
-        # per fact some rule reads: (short field, encoder) for a scalar, or the
-        # (short field, member) pairs of the list values rules test
-        self._scalars: dict[str, tuple[str, Callable[[Any], str]]] = {}
-        self._members: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.stages = len(program.stage_reads)
+        readers: dict[str, tuple[int, ...]] = {}  # short field -> the stages that read it
+        for k, reads in enumerate(program.stage_reads):
+            for field in reads:
+                readers[field] = readers.get(field, ()) + (k,)
+        constant = {STAGE_FIELD, *program.group_fields}
+
+        def target(field: str) -> tuple[str, tuple[int, ...]]:
+            return f',"{field}":', readers.get(field, ())
+
+        # per fact some rule reads: for a scalar, (the fragments of the values a boolean or an
+        # enum can take, encoder, fragment prefix, stages); for a list, (fragment when the
+        # member is in it, fragment when not, member, stages) for each member rules test
+        self._scalars: dict[str, tuple[dict | None, Callable[[Any], str], str, tuple[int, ...]]] = {}
+        self._members: dict[str, tuple[tuple[str, str, str, tuple[int, ...]], ...]] = {}
         for name in sorted(program.read_facts):
             spec = program.facts[name]
             if spec.type == "enum_list":
-                pairs = tuple((names[member_field(name, v)], v) for v in program.read_members.get(name, ())
-                              if member_field(name, v) in names)
-                if pairs:
-                    self._members[name] = pairs
+                fields = [(names[member_field(name, v)], v) for v in program.read_members.get(name, ())
+                          if member_field(name, v) in names]
+                if fields:
+                    self._members[name] = tuple(
+                        (prefix + TRUE_TEXT, prefix + FALSE_TEXT, member, stages)
+                        for field, member in fields for prefix, stages in [target(field)])
             elif spec.type != "text" and fact_field(name) in names:
-                self._scalars[name] = (names[fact_field(name)], _scalar(spec))
-        constant = {STAGE_FIELD, *program.group_fields}
-        self._stages: list[tuple[str, tuple[tuple[str, str], ...]]] = []
-        for k, reads in enumerate(program.stage_reads):
-            head = "{" + json.dumps(STAGE_FIELD) + f":{k}" + "".join(
-                f',"{field}":{program.group_fields[field]}' for field in sorted(reads & set(program.group_fields)))
-            variable = tuple((f',"{field}":', field) for field in sorted(reads - constant))
-            self._stages.append((head, variable))
-        # (conclusion, outcome) -> (short field, JSON text), for the conclusions later stages read
-        self.forwarded: dict[tuple[str, str], tuple[str, str]] = {
-            (c.id, outcome): (names[conclusion_field(c.id)],
-                              json.dumps(decided_value(c, outcome), ensure_ascii=False))
-            for c in program.conclusions if conclusion_field(c.id) in names
-            for outcome in c.outcomes if outcome != m.UNDETERMINED}
+                encoder = _scalar(spec)
+                prefix, stages = target(names[fact_field(name)])
+                known = (True, False) if spec.type == "boolean" else spec.values if spec.type == "enum" else None
+                fragments = {value: prefix + encoder(value) for value in known} if known is not None else None
+                self._scalars[name] = (fragments, encoder, prefix, stages)
+        self._heads = tuple("{" + json.dumps(STAGE_FIELD) + f":{k}" + "".join(
+            f',"{field}":{program.group_fields[field]}' for field in sorted(reads & set(program.group_fields)))
+            for k, reads in enumerate(program.stage_reads))
+        # (conclusion, outcome) -> (fragment, stages), for the conclusions later stages read
+        self.forwarded: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}
+        for c in program.conclusions:
+            if conclusion_field(c.id) in names:
+                prefix, stages = target(names[conclusion_field(c.id)])
+                for outcome in c.outcomes:
+                    if outcome != m.UNDETERMINED:
+                        text = json.dumps(decided_value(c, outcome), ensure_ascii=False)
+                        self.forwarded[(c.id, outcome)] = (prefix + text, stages)
+        # short field a part of a large condition sets -> (fragment, stages)
+        self.parts: dict[str, tuple[str, tuple[int, ...]]] = {
+            field: (prefix + TRUE_TEXT, stages)
+            for field in readers if field not in constant
+            for prefix, stages in [target(field)]}
         # per stage: the conclusions it decides that later stages read
         self.read_later: tuple[tuple[str, ...], ...] = tuple(
             tuple(cid for cid in members if conclusion_field(cid) in names) for members in program.strata)
         # every conclusion undetermined, in stage order: what an entity's outcomes start from
         self.undetermined: dict[str, str] = {cid: m.UNDETERMINED for members in program.strata for cid in members}
 
-    def encode(self, values: Mapping[str, Any]) -> dict[str, str]:
-        """Short field -> JSON text for every known fact some rule reads."""
-        encoded: dict[str, str] = {}
+    def encode(self, values: Mapping[str, Any]) -> list[list[str]]:
+        """Per stage, the fragments of the known facts its rules read."""
+        parts: list[list[str]] = [[] for _ in range(self.stages)]
         scalars, members = self._scalars, self._members
         for name, value in values.items():
             found = scalars.get(name)
             if found is not None:
-                encoded[found[0]] = found[1](value)
+                fragments = found[0]
+                fragment = fragments.get(value) if fragments is not None else None
+                if fragment is None:  # a number or a date
+                    fragment = found[2] + found[1](value)
+                for k in found[3]:
+                    parts[k].append(fragment)
                 continue
             pairs = members.get(name)
             if pairs is not None:
-                for field, member in pairs:
-                    encoded[field] = TRUE_TEXT if member in value else FALSE_TEXT
-        return encoded
+                for yes, no, member, stages in pairs:
+                    fragment = yes if member in value else no
+                    for k in stages:
+                        parts[k].append(fragment)
+        return parts
 
-    def text(self, stage: int, encoded: Mapping[str, str]) -> str:
-        """The JSON object of one stage's fact: its constants and the encoded fields it reads."""
-        head, variable = self._stages[stage]
-        return head + "".join([prefix + encoded[field] for prefix, field in variable if field in encoded]) + "}"
+    @staticmethod
+    def add(parts: list[list[str]], fragment: str, stages: tuple[int, ...]) -> None:
+        """Add ``fragment`` (from ``forwarded`` or ``parts``) to the stages that read it."""
+        for k in stages:
+            parts[k].append(fragment)
+
+    def text(self, stage: int, parts: list[list[str]]) -> str:
+        """The JSON object of one stage's fact: its constants and its fragments."""
+        return self._heads[stage] + "".join(parts[stage]) + "}"
