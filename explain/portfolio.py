@@ -101,7 +101,7 @@ class CsvRows:
         if said is not None:
             return "".join([f"{columns}{rows[n]},{agreement}\n" for n, agreement in zip(numbers, said)])
         end = ",\n" if self.with_agreement else "\n"
-        return "".join([columns + rows[n] + end for n in numbers])
+        return columns + (end + columns).join(map(rows.__getitem__, numbers)) + end if numbers else ""
 
 
 def to_csv(kb, results) -> str:
