@@ -127,35 +127,31 @@ def block_rows(block: RowBlock, collector: Collector) -> Iterator[Row | None]:
                 yield _row(path=block.path, line=number, text=text.rstrip("\n"))
         return
     width = len(block.header.columns)
-    if block.plain:
-        yield from _plain_rows(block, width, collector)
-        return
+    for line, cells in (_plain_cells(block) if block.plain else _csv_cells(block)):
+        if any(cell.strip() for cell in cells):
+            if len(cells) != width:
+                collector.add(Location(block.path, line, min(len(cells), width) + 1), "BD311",
+                              f"row has {len(cells)} cell(s), the header has {width}")
+                yield None
+            else:
+                yield _row(path=block.path, line=line, header=block.header, cells=tuple(cells))
+
+
+def _csv_cells(block: RowBlock) -> Iterator[tuple[int, list[str]]]:
+    """(the line it starts on, its cells) for each row of a CSV block, as the csv module reads them."""
     # newline="": lines split and kept as the file was read (see _csv_blocks)
     reader = csv.reader(io.StringIO(block.text, newline=""), strict=True)
     start = block.line
     for cells in reader:
-        if any(cell.strip() for cell in cells):
-            if len(cells) != width:
-                collector.add(Location(block.path, start, min(len(cells), width) + 1), "BD311",
-                              f"row has {len(cells)} cell(s), the header has {width}")
-                yield None
-            else:
-                yield _row(path=block.path, line=start, header=block.header, cells=tuple(cells))
+        yield start, cells
         start = block.line + reader.line_num
 
 
-def _plain_rows(block: RowBlock, width: int, collector: Collector) -> Iterator[Row | None]:
-    """``block_rows`` of a plain block: each line is a row, and its cells are what commas part
+def _plain_cells(block: RowBlock) -> Iterator[tuple[int, list[str]]]:
+    """``_csv_cells`` of a plain block: each line is a row, and its cells are what commas part
     (what the csv module reads there too, at twice the cost)."""
     for number, line in enumerate(block.text.split("\n"), start=block.line):
-        cells = line[:-1].split(",") if line.endswith("\r") else line.split(",")
-        if any(cell.strip() for cell in cells):
-            if len(cells) != width:
-                collector.add(Location(block.path, number, min(len(cells), width) + 1), "BD311",
-                              f"row has {len(cells)} cell(s), the header has {width}")
-                yield None
-            else:
-                yield _row(path=block.path, line=number, header=block.header, cells=tuple(cells))
+        yield number, line[:-1].split(",") if line.endswith("\r") else line.split(",")
 
 
 def table_rows(path: Path, kb: m.KnowledgeBase, collector: Collector) -> Iterator[Row]:

@@ -35,6 +35,12 @@ def _rule(cid: str, kind: str, condition) -> m.Conclusion:
                         1, "0" * 64)
 
 
+def _assert_within_limits(program) -> None:
+    for definition in program.definition.values():
+        expression = definition["all"][0]["m"]
+        assert cost(expression) <= 31 and need(expression) <= 52 and width(expression) <= 18
+
+
 @pytest.mark.parametrize("count", [64, 65, 230])
 def test_one_fact_matching_many_rules_at_once(count):
     """Error 303: the alpha network is walked with a stack of 64; every matching sibling test is pushed."""
@@ -57,10 +63,7 @@ def test_a_wide_or_is_split():
     facts = {"tool": m.FactSpec("tool", "enum", "d", "q", None, values, None, HERE)}
     rule = _rule("uses-tool", m.BADGE, m.Comparison("n0", "d", None, HERE, fact="tool", op="one_of", value=values[:70]))
     kb = _kb(facts, [rule])
-    program = compile_program(kb, "partner")
-    for definition in program.definition.values():
-        expression = definition["all"][0]["m"]
-        assert cost(expression) <= 31 and need(expression) <= 52 and width(expression) <= 18
+    _assert_within_limits(compile_program(kb, "partner"))
     with Engine(kb) as engine:
         assert engine.evaluate(make_entity({"tool": "v69"})).outcomes["uses-tool"] == "granted"
         assert engine.evaluate(make_entity({"tool": "v70"})).outcomes["uses-tool"] == "not_granted"
@@ -86,10 +89,7 @@ def test_a_wide_includes_any_is_split_and_still_decides_once():
     rule = _rule("reaches", m.BADGE, m.Comparison("n0", "d", None, HERE, fact="groups", op="includes_any",
                                                   value=values[:35]))
     kb = _kb(facts, [rule])
-    program = compile_program(kb, "partner")
-    for definition in program.definition.values():
-        expression = definition["all"][0]["m"]
-        assert cost(expression) <= 31 and need(expression) <= 52 and width(expression) <= 18
+    _assert_within_limits(compile_program(kb, "partner"))
     with Engine(kb) as engine:
         for groups, outcome in [(values[:35], "granted"), (("v34",), "granted"), (("v0", "v20", "v39"), "granted"),
                                 (values[35:], "not_granted"), ((), "not_granted")]:
