@@ -6,7 +6,6 @@ them are collected and reported together, sorted by location.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -175,5 +174,7 @@ class Collector:
 
 def did_you_mean(name: str, candidates) -> str | None:
     """The closest candidate to a misspelt name, if any is close enough."""
+    import difflib  # only a misspelling needs it
+
     found = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
     return found[0] if found else None

@@ -18,7 +18,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -149,6 +148,8 @@ def _read(entry: Path) -> m.KnowledgeBase | None:
 
 def _write(entry: Path, kb: m.KnowledgeBase) -> None:
     """Store ``kb`` in ``entry`` atomically, then prune the folder; skipped on any OSError."""
+    import tempfile  # here: only a cache miss writes
+
     data = pickle.dumps(kb, pickle.HIGHEST_PROTOCOL)  # engine.model makes its read-only mappings picklable
     try:
         fd, temporary = tempfile.mkstemp(dir=entry.parent, prefix=entry.name, suffix=".tmp")

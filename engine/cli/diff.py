@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tempfile
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, console
@@ -37,6 +36,8 @@ def run(args) -> tuple[str, int]:
                                     else "OLD_KB, NEW_KB and at least one facts file or folder"))
     new_dir = Path(args.paths[needed - 2])
     partners = args.paths[needed - 1:]
+    import tempfile  # here: every command imports this module for its arguments
+
     with tempfile.TemporaryDirectory(prefix="badges-diff-") as scratch:
         if args.old_rev:
             old_dir, commit = checkout_revision(new_dir, args.old_rev, Path(scratch))
