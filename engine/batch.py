@@ -283,11 +283,11 @@ class UniqueIds:
 
     def first_uses(self, uses: list[tuple[tuple[str, str], tuple[str, int]]]) -> list[Location | None]:
         """``first_use`` for each of ``uses``, in order (one round trip to the database for all)."""
-        import sqlite3
-
         found: list[Location | None] = []
         for number, (key, where) in enumerate(uses):
             if self._db is not None:
+                import sqlite3  # loaded by _spill: a batch that never spills never loads it
+
                 try:
                     return found + self._db_first_uses(uses[number:])
                 except sqlite3.Error:

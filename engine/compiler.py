@@ -254,7 +254,7 @@ class Program:
     facts: Mapping[str, m.FactSpec]
     conclusions: tuple[m.Conclusion, ...]  # dependencies first
     strata: tuple[tuple[str, ...], ...]  # per stage: the conclusions decided once it has run
-    definition: Mapping[str, dict]  # the durable_rules ruleset, never handed out to mutate
+    definition: Mapping[str, dict]  # the durable_rules ruleset (durable_backend only reads it)
     rule_names: Mapping[str, RuleName]
     read_facts: frozenset[str]  # facts some rule reads: only these are sent to durable_rules
     read_members: Mapping[str, tuple[str, ...]]  # enum_list fact -> the values some rule tests
@@ -292,11 +292,6 @@ class Program:
 
         return StageFacts(self)
 
-    def fresh_definition(self) -> dict:
-        """A deep copy: durable_rules' Python layer mutates what it is given."""
-        import copy
-
-        return copy.deepcopy(dict(self.definition))
 
 
 def short_names() -> Iterator[str]:

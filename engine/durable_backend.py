@@ -28,7 +28,7 @@ import json
 import math
 from decimal import Decimal
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import durable_rules_engine as _core
 
@@ -81,7 +81,8 @@ def _assert(handle, text: str) -> tuple[int, int]:
 class Ruleset:
     """A ruleset living in durable_rules' C core."""
 
-    def __init__(self, definition: dict, label: str = "badges"):
+    def __init__(self, definition: Mapping[str, dict], label: str = "badges"):
+        """``definition``: rule name -> rule, read (as JSON text for the core) and never changed."""
         self.name = f"{label}-{next(_names)}"
         self.live_sessions = 0
         self.abandoned_sessions = 0  # states never deleted: see ``session`` and ``entity``

@@ -87,7 +87,7 @@ class Engine:
             except LimitError as error:
                 where = Location(str(Path(self.kb.root) / "kb.yaml"), 1, 1) if self.kb.root else Location("<kb>")
                 raise InvalidInput([Diagnostic(where, "BD218", str(error))]) from None
-            self._programs[entity_kind] = (program, Ruleset(program.fresh_definition(), entity_kind))
+            self._programs[entity_kind] = (program, Ruleset(program.definition, entity_kind))
         return self._programs[entity_kind]
 
     def decide(self, entity: m.Entity) -> dict[str, str]:
