@@ -97,9 +97,9 @@ class _BlockSizes:
         self.read_rows = 0
         self.read_chars = 0
 
-    def after(self, block: "RowBlock") -> int:
-        """The rows of the block after ``block``."""
-        self.read_rows += block.text.count("\n") or 1
+    def after(self, block: "RowBlock", rows: int) -> int:
+        """The rows of the block after ``block``, which holds ``rows`` rows."""
+        self.read_rows += rows
         self.read_chars += len(block.text)
         rows_left = (self.size - self.read_chars) * self.read_rows / self.read_chars
         return self.rows if rows_left > self.TAIL_BLOCKS * self.rows else max(1, self.rows // 4)
@@ -210,7 +210,7 @@ def _csv_blocks(path: Path, kb: m.KnowledgeBase, collector: Collector, rows: int
                 if count == wanted:
                     plain = lines.plain
                     block = RowBlock(shown, first, lines.cut(), header, plain)
-                    wanted = sizes.after(block)
+                    wanted = sizes.after(block, count)
                     yield block
                     first, count = lines.consumed + 1, 0
         except UnicodeDecodeError as error:
@@ -310,15 +310,18 @@ class _CsvLines:
         taken = 0
         while taken < wanted:
             text, start = self._text, self._at
-            end, count, more = start, 0, True
-            while count < wanted - taken:
-                at = text.find("\n", end)
-                if at < 0:
-                    break
-                if at - end >= limit:  # a line the csv module may refuse: it decides
-                    more = False
-                    break
-                end, count = at + 1, count + 1
+            end, more = text.rfind("\n", start) + 1, True  # every whole line read ahead
+            count = text.count("\n", start, end) if end else 0
+            if count > wanted - taken or end - start >= limit:  # line by line: fewer, or some may be too long
+                end, count = start, 0
+                while count < wanted - taken:
+                    at = text.find("\n", end)
+                    if at < 0:
+                        break
+                    if at - end >= limit:  # a line the csv module may refuse: it decides
+                        more = False
+                        break
+                    end, count = at + 1, count + 1
             special = self._first_not_plain(text, start, end)
             if special >= 0:  # the plain lines before it
                 end = max(start, text.rfind("\n", start, special) + 1)
@@ -337,7 +340,7 @@ class _CsvLines:
         """Where the first quote, NUL or lone '\r' of ``text[start:end]`` is; -1 if none is
         (str methods, which scan as fast as memory: a regular expression took 5 ns a character)."""
         found = [at for at in (text.find('"', start, end), text.find("\x00", start, end)) if at >= 0]
-        if text.count("\r", start, end) != text.count("\r\n", start, end):
+        if text.find("\r", start, end) >= 0 and text.count("\r", start, end) != text.count("\r\n", start, end):
             found.append(self._LONE_CR.search(text, start, end).start())
         return min(found, default=-1)
 
@@ -464,7 +467,7 @@ def _jsonl_blocks(path: Path, collector: Collector, rows: int) -> Iterator[RowBl
                 lines.append(text)
                 if len(lines) == wanted:
                     block = RowBlock(shown, number - wanted + 1, "".join(lines))
-                    wanted = sizes.after(block)
+                    wanted = sizes.after(block, len(lines))
                     yield block
                     lines.clear()
         except UnicodeDecodeError as error:
