@@ -94,7 +94,7 @@ class Engine:
         """The outcome durable_rules reaches for every conclusion of the entity's packs."""
         program, ruleset = self.program(entity.kind)
         stage_facts, actions = program.stage_facts, program.rule_actions
-        forwarded, condition_parts, add = stage_facts.forwarded, stage_facts.parts, stage_facts.add
+        forwarded, condition_parts = stage_facts.forwarded, stage_facts.parts
         parts = stage_facts.encode(entity.values)
         outcomes = dict(stage_facts.undetermined)  # what no rule decides stays undetermined
         with ruleset.entity() as session:
@@ -102,8 +102,10 @@ class Engine:
                 decided: dict[str, str] = {}
                 for name in session.assert_json(stage_facts.text(stage, parts)):
                     conclusion, outcome, sets_field = actions[name]
-                    if sets_field is not None:
-                        add(parts, *condition_parts[sets_field])  # a part of a large condition holds
+                    if sets_field is not None:  # a part of a large condition holds
+                        fragment, stages = condition_parts[sets_field]
+                        for k in stages:
+                            parts[k].append(fragment)
                     # one action per rule, whatever number of its branches hold (compiler.RESULTS_PER_ACTION)
                     elif decided.setdefault(conclusion, outcome) != outcome:
                         raise EngineDisagreement(f"durable_rules reached two outcomes for '{conclusion}' of "
@@ -112,7 +114,8 @@ class Engine:
                 for cid in read_later:  # a decided conclusion becomes a fact for the later stages
                     fact = forwarded.get((cid, outcomes[cid]))
                     if fact is not None:
-                        add(parts, *fact)
+                        for k in fact[1]:
+                            parts[k].append(fact[0])
         return outcomes
 
     def evaluate(self, entity: m.Entity) -> EntityResult:

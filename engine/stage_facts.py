@@ -41,9 +41,9 @@ class StageFacts:
     """The stage facts of a compiled ``Program`` (see ``Program.stage_facts``).
 
     Per entity, ``encode`` writes each known fact some rule reads once, as a JSON fragment
-    (``,"f":1``), into the list of every stage whose rules read it; ``add`` does the same for
-    a decided conclusion or a part of a large condition, which only later stages read; and
-    ``text`` joins one stage's fragments into its fact.
+    (``,"f":1``), into the list of every stage whose rules read it; ``forwarded`` and ``parts``
+    give the fragment of a decided conclusion or of a part of a large condition that holds,
+    with the (later) stages that read it; and ``text`` joins one stage's fragments into its fact.
     """
 
     def __init__(self, program):
@@ -122,12 +122,6 @@ class StageFacts:
                     for k in stages:
                         parts[k].append(fragment)
         return parts
-
-    @staticmethod
-    def add(parts: list[list[str]], fragment: str, stages: tuple[int, ...]) -> None:
-        """Add ``fragment`` (from ``forwarded`` or ``parts``) to the stages that read it."""
-        for k in stages:
-            parts[k].append(fragment)
 
     def text(self, stage: int, parts: list[list[str]]) -> str:
         """The JSON object of one stage's fact: its constants and its fragments."""
