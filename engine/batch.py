@@ -260,7 +260,7 @@ class UniqueIds:
     memory: the check matters more than the memory. Close it (or use ``with``).
     """
 
-    SPILL = 10_000  # about 1.5 MB of ids: a portfolio this size never touches the database
+    SPILL = 5_000  # about 0.75 MB of ids
 
     def __init__(self) -> None:
         self._memory: dict[tuple[str, str], tuple[str, int]] | None = {}
