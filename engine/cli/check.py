@@ -11,8 +11,6 @@ import sys
 
 from .common import EXIT_INVALID, EXIT_OK, KB_HELP, UsageError, kb_dir
 
-HELP = "validate a knowledge base: structure, names, types, and what the rules mean"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("kb_dir", nargs="?", metavar="KB_DIR", help=KB_HELP)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from .common import EXIT_OK, UsageError, console
 
-HELP = "compare outcomes under an old and a new knowledge base (or a git revision of it)"
 USAGE = ("badges diff OLD_KB NEW_KB PARTNERS... [--format table|json|csv]\n"
          "       badges diff --old-rev REV NEW_KB PARTNERS... [--format table|json|csv]")
 CSV_COLUMNS = ("entity_id", "entity_name", "source", "conclusion", "name", "from", "to", "changed_conditions")

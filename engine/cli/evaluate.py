@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from .common import EXIT_OK, KB_HELP, UsageError, load_kb, unknown_choice
 
-HELP = "decide every badge for facts files, folders of them, or CSV / JSON Lines tables of entities"
 # Decisions of this many entities go into the log in one atomic append, and a batch that logs
 # hands its workers this many at a time: a record is about 30 KB (it names every rule file).
 LOG_CHUNK = 64

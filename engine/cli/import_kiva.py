@@ -6,8 +6,6 @@ from pathlib import Path
 
 from .common import EXIT_OK, KB_HELP, load_kb
 
-HELP = "convert Kiva API partner records into facts files"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("source", choices=("kiva",), help="where the records come from (only Kiva's API for now)")

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from .common import EXIT_OK, KB_HELP, UsageError, load_kb
 
-HELP = "write a self-contained HTML or Markdown report: portfolio, every decision's trail, evidence, what would it take"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a facts file or a folder of them")

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from .common import EXIT_INVALID, EXIT_OK, KB_HELP, load_kb
 
-HELP = "run the rule tests stored beside the packs (--coverage: which conditions they exercise)"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("kb_dir", nargs="?", metavar="KB_DIR", help=KB_HELP)

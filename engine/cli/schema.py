@@ -10,8 +10,6 @@ from pathlib import Path
 
 from .common import EXIT_OK, UsageError, unknown_choice
 
-HELP = "print the JSON Schema of a kind of file (or write them all with --out DIR) for editors"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME",

@@ -6,8 +6,6 @@ import sys
 
 from .common import EXIT_INVALID, EXIT_OK
 
-HELP = "check a decision log's hash chain and re-evaluate every decision in it"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("log", metavar="LOG", help="a decision log written by `badges evaluate --log`")

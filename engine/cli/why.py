@@ -7,8 +7,6 @@ from pathlib import Path
 
 from .common import EXIT_OK, KB_HELP, console, load_kb, unknown_choice
 
-HELP = "explain one decision as a tree"
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("facts", metavar="FACTS", help="a facts file")
