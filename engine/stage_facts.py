@@ -53,7 +53,6 @@ class StageFacts:
         for k, reads in enumerate(program.stage_reads):
             for field in reads:
                 readers[field] = readers.get(field, ()) + (k,)
-        constant = {STAGE_FIELD, *program.group_fields}
 
         def target(field: str) -> tuple[str, tuple[int, ...]]:
             return f',"{field}":', readers.get(field, ())
@@ -92,9 +91,9 @@ class StageFacts:
                         self.forwarded[(c.id, outcome)] = (prefix + text, stages)
         # short field a part of a large condition sets -> (fragment, stages)
         self.parts: dict[str, tuple[str, tuple[int, ...]]] = {
-            field: (prefix + TRUE_TEXT, stages)
-            for field in readers if field not in constant
-            for prefix, stages in [target(field)]}
+            meaning.sets_field: (prefix + TRUE_TEXT, stages)
+            for meaning in program.rule_names.values() if meaning.sets_field is not None
+            for prefix, stages in [target(meaning.sets_field)]}
         # per stage: the conclusions it decides that later stages read
         self.read_later: tuple[tuple[str, ...], ...] = tuple(
             tuple(cid for cid in members if conclusion_field(cid) in names) for members in program.strata)
