@@ -37,16 +37,12 @@ class Outcome(NamedTuple):
     """What became of one input item: its rendered result, or the problems that stopped it.
 
     A named tuple of plain values: one per entity comes back from a worker, and the main
-    process unpickles tuples, strings and numbers without calling back into Python."""
+    process unpickles tuples, strings and numbers in C (a Location each cost a call into Python)."""
 
     key: tuple[str, str] | None  # (kind, id) of the entity, when it could be read
     where: tuple[str, int]  # (path, line) where the entity starts (for a duplicate-id diagnostic)
     diagnostics: tuple[Diagnostic, ...] = ()
     payload: Any = None  # the renderer's output; None when the entity was bad
-
-    @property
-    def ok(self) -> bool:
-        return self.payload is not None
 
 
 def input_items(paths: Iterable[str | Path], kb: m.KnowledgeBase, collector: Collector,

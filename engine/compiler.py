@@ -293,7 +293,6 @@ class Program:
         return StageFacts(self)
 
 
-
 def short_names() -> Iterator[str]:
     """a, b, ..., z, aa, ab, ...: the shortest field names, less those reserved."""
     for length in itertools.count(1):

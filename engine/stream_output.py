@@ -109,7 +109,8 @@ def render_whole(kb, result) -> tuple:
     show of a result, by conclusion id: the result's own pickle would carry its rule base along."""
     entity, outcomes = result.entity, result.outcomes
     return (entity.id, entity.name,
-            tuple((c.id, outcomes[c.id], recorded_badges.agreement(entity, c, outcomes[c.id])) for c in result.reported))
+            tuple((c.id, outcomes[c.id], recorded_badges.agreement(entity, c, outcomes[c.id]))
+                  for c in result.reported))
 
 
 def render_with_log(render, kb, result) -> tuple[Any, list[dict]]:

@@ -17,7 +17,8 @@ from .common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, UsageError
 
 # command name -> (module under engine.cli, what the command does)
 COMMANDS = {
-    "evaluate": ("evaluate", "decide every badge for facts files, folders of them, or CSV / JSON Lines tables of entities"),
+    "evaluate": ("evaluate", "decide every badge for facts files, folders of them, "
+                             "or CSV / JSON Lines tables of entities"),
     "why": ("why", "explain one decision as a tree"),
     "report": ("report", "write a self-contained HTML or Markdown report: portfolio, every decision's trail, evidence, "
                          "what would it take"),
