@@ -116,12 +116,12 @@ class Evaluator:
         """The outcome of every row of a block; a row that cannot be read is an outcome of its own."""
         from .tabular_input import block_rows, row_entity
 
-        collector = Collector()
+        collector = Collector()  # block_rows reports to this one for the whole block
         for row in block_rows(block, collector):
             if row is None:  # a row the block's reading could not take: its problem was just reported
                 where = collector.items[0].location
                 yield Outcome(None, (where.path, where.line), tuple(collector.items))
-                collector = Collector()
+                collector.items.clear()
             else:
                 row_collector = Collector()
                 yield self._outcome(row_entity(row, self.kb, row_collector), (row.path, row.line), row_collector)

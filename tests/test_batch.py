@@ -267,3 +267,20 @@ def test_ids_checked_together_find_repeats_before_and_among_them(monkeypatch, sp
                                  (("a", "id2"), here[8]), (("p", "id2"), here[9]), (("p", "new2"), here[10])])
         assert found == [None, at[2], at[5], None, at[2], None]
         assert seen.first_uses([(("p", "new"), here[11]), (("p", "new2"), here[12])]) == [at[5], at[10]]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_several_rows_a_block_cannot_read_are_each_reported(cli, tmp_path, jobs):
+    """Two rows of the wrong width in one block: each is reported, the other rows evaluated."""
+    from tests.conftest import MINI_KB
+
+    rows = [f"partner,p{i},P{i}" for i in range(6)]
+    rows[1] += ",extra"
+    rows[4] = "partner,p4"
+    path = tmp_path / "t.csv"
+    path.write_text("kind,id,name\n" + "\n".join(rows) + "\n")
+    result = cli("evaluate", path, "--kb", MINI_KB, "--format", "jsonl", "--jobs", jobs)
+    assert result.status == 1
+    assert [json.loads(line)["entity"]["id"] for line in result.out.splitlines()] == ["p0", "p2", "p3", "p5"]
+    assert result.err.splitlines() == [f"{path}:3:4: BD311 row has 4 cell(s), the header has 3",
+                                       f"{path}:6:3: BD311 row has 2 cell(s), the header has 3"]
