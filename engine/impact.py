@@ -65,25 +65,33 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.E
     unchanged: dict[str, frozenset[str]] = {}  # entity kind -> facts both knowledge bases read alike
     with Engine(old_kb) as old_engine, Engine(new_kb) as new_engine:
         for entity in entities:
-            new_decisions = _reported(new_engine.evaluate(entity))
+            new_result = new_engine.evaluate(entity)
             if entity.kind not in unchanged:
                 unchanged[entity.kind] = same_facts(old_kb, new_kb, entity.kind)
             old_entity, lost = rebase(entity, old_kb, unchanged[entity.kind])
             if lost:
                 dropped.append((entity.id, lost))
-            old_decisions = _reported(old_engine.evaluate(old_entity)) if old_kb.packs_for(entity.kind) else {}
-            for cid in list(new_decisions) + [c for c in old_decisions if c not in new_decisions]:
-                old, new = old_decisions.get(cid), new_decisions.get(cid)
-                before = old.outcome if old else ABSENT
-                after = new.outcome if new else ABSENT
+            old_result = old_engine.evaluate(old_entity) if old_kb.packs_for(entity.kind) else None
+            new_outcomes, old_outcomes = _reported(new_result), _reported(old_result)
+            for cid in list(new_outcomes) + [c for c in old_outcomes if c not in new_outcomes]:
+                before, after = old_outcomes.get(cid, ABSENT), new_outcomes.get(cid, ABSENT)
                 if before != after:  # only then are the two trails built and compared
+                    old, new = _decision(old_result, cid), _decision(new_result, cid)
                     changes.append(Change(entity, cid, (new or old).conclusion.name, before, after,
                                           node_changes(old and old.trail, new and new.trail)))
     return Impact(old_kb, new_kb, len(entities), tuple(changes), tuple(dropped))
 
 
-def _reported(result) -> dict:
-    return {d.conclusion.id: d for d in result.decisions}
+def _reported(result) -> dict[str, str]:
+    """Reported conclusion -> its outcome (none without a result)."""
+    return {c.id: result.outcomes[c.id] for c in result.reported} if result is not None else {}
+
+
+def _decision(result, conclusion_id: str):
+    """The decision on a reported conclusion, with its trail; None if the result has none."""
+    if result is None:
+        return None
+    return next((d for d in result.decisions if d.conclusion.id == conclusion_id), None)
 
 
 def node_changes(old, new) -> tuple[NodeChange, ...]:
@@ -130,8 +138,8 @@ def rebase(entity: m.Entity, old_kb: m.KnowledgeBase,
             lost.append(name)
         else:
             kept[name] = normal
-    facts = m.LazyFacts(kept, {name: entity.evidence(name) for name in kept},
-                        lambda name: entity.facts[name].location)
+    evidence = {name: given for name, given in entity.given_evidence().items() if name in kept}
+    facts = m.LazyFacts(kept, evidence, lambda name: entity.facts[name].location)
     return m.Entity(entity.kind, entity.id, entity.name, entity.description, entity.source, facts), tuple(lost)
 
 

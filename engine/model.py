@@ -379,6 +379,11 @@ class LazyFacts(abc.Mapping):
         """The evidence of a known fact, without building its FactValue."""
         return self._evidence.get(name, NO_EVIDENCE)
 
+    @property
+    def given_evidence(self) -> Mapping[str, Evidence]:
+        """Fact name -> evidence, for the known facts that have some."""
+        return self._evidence
+
     def get(self, name, default=None):
         # Mapping.get would raise and catch a KeyError for every unknown fact: trails ask for many
         return self[name] if name in self.values else default
@@ -401,6 +406,12 @@ class Entity:
         if isinstance(self.facts, LazyFacts):
             return self.facts.evidence(name)
         return self.facts[name].evidence
+
+    def given_evidence(self) -> Mapping[str, Evidence]:
+        """Fact name -> evidence, for the known facts that have some."""
+        if isinstance(self.facts, LazyFacts):
+            return self.facts.given_evidence
+        return {name: fact.evidence for name, fact in self.facts.items() if fact.evidence != NO_EVIDENCE}
 
     @functools.cached_property
     def values(self) -> Mapping[str, Any]:
