@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from decimal import Decimal
 from contextlib import contextmanager
 from typing import Iterator, Mapping
 
@@ -50,7 +49,11 @@ def number_json(value: float) -> str:
     if not math.isfinite(value):
         raise DurableRulesError(f"cannot pass the non-finite number {value} to durable_rules")
     text = repr(value)
-    return format(Decimal(text), "f") if "e" in text else text
+    if "e" not in text:
+        return text
+    from decimal import Decimal  # here: only a number that needs an exponent in Python's repr
+
+    return format(Decimal(text), "f")
 
 
 def to_json(value) -> str:
