@@ -181,3 +181,38 @@ def test_same_facts_names_the_facts_declared_alike(tmp_path):
     alike = same_facts(old, new, "partner")
     assert "clients" not in alike and {"loan_size", "uses_tool", "tool"} <= alike
     assert alike == set(new.facts_for("partner")) - {"clients"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_workers_find_what_one_process_finds(cli, world, monkeypatch, fmt):
+    """Many partners are compared by worker processes, a chunk each: the same changes, in the same
+    order, with the same facts unknown to the old schema."""
+    from engine import impact
+
+    for i in range(9):  # 12 partners, some of them changing
+        source = ["amina.yaml", "bora.yaml", "chui.yaml"][i % 3]
+        text = (world / "partners" / source).read_text().replace("id: ", f"id: x{i}-", 1)
+        (world / "partners" / f"x{i}.yaml").write_text(text)
+    raise_women_threshold(world / "new")
+    facts = world / "old" / "p" / "facts.yaml"
+    facts.write_text(facts.read_text().replace("  - name: clients\n    type: integer\n    range: [0, null]",
+                                               "  - name: clients\n    type: integer\n    range: [0, 300]"))
+    args = ("diff", world / "old", world / "new", world / "partners", "--format", fmt, "--jobs")
+    one = cli(*args, "1")
+    monkeypatch.setattr(impact, "PARALLEL_FROM", 4)
+    monkeypatch.setattr(impact, "CHUNK", 5)
+    original, compared = impact._in_workers, []
+
+    def in_workers(old_kb, new_kb, entities, jobs):
+        compared.append(len(entities))
+        return original(old_kb, new_kb, entities, jobs)
+
+    monkeypatch.setattr(impact, "_in_workers", in_workers)
+    workers = cli(*args, "2")
+    assert compared == [12] and one.status == 0 and "x3-amina" in one.out  # a copy of amina changes too
+    assert workers == one
+
+
+def test_jobs_must_be_at_least_one(cli, world):
+    result = cli("diff", world / "old", world / "new", world / "partners", "--jobs", "0")
+    assert result.status == 2 and "--jobs must be at least 1" in result.err

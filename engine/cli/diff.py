@@ -8,8 +8,8 @@ from pathlib import Path
 
 from .common import EXIT_OK, UsageError, console
 
-USAGE = ("badges diff OLD_KB NEW_KB PARTNERS... [--format table|json|csv]\n"
-         "       badges diff --old-rev REV NEW_KB PARTNERS... [--format table|json|csv]")
+USAGE = ("badges diff OLD_KB NEW_KB PARTNERS... [--format table|json|csv] [--jobs N]\n"
+         "       badges diff --old-rev REV NEW_KB PARTNERS... [--format table|json|csv] [--jobs N]")
 CSV_COLUMNS = ("entity_id", "entity_name", "source", "conclusion", "name", "from", "to", "changed_conditions")
 
 
@@ -21,14 +21,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--old-rev", metavar="REV",
                         help="the old knowledge base is NEW_KB's folder as of this git revision (e.g. HEAD~1)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="worker processes comparing in parallel (default: the machine's cores)")
 
 
 def run(args) -> tuple[str, int]:
+    from engine.batch import default_jobs
     from engine.facts_loader import load_entities
     from engine.impact import checkout_revision, compare
     from engine.kb_cache import load_cached
     from engine.kb_loader import load_knowledge_base
 
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     needed = 2 if args.old_rev else 3
     if len(args.paths) < needed:
         raise UsageError("name " + ("NEW_KB and at least one facts file or folder" if args.old_rev
@@ -48,7 +53,7 @@ def run(args) -> tuple[str, int]:
         old_kb = load_knowledge_base(old_dir) if args.old_rev else load_cached(old_dir)
         new_kb = load_cached(new_dir)
         entities = load_entities(partners, new_kb)
-        impact = compare(old_kb, new_kb, entities)
+        impact = compare(old_kb, new_kb, entities, jobs=args.jobs or default_jobs())
     labels = (old_label, str(new_dir))
     if args.format == "json":
         return _json(impact, labels), EXIT_OK
