@@ -278,6 +278,8 @@ def main() -> None:
         thousand = write(kb, 1000, tmp / "diff-1000.csv")
         print(f"badges diff knowledge_base knowledge_base (1,000)        "
               f"{start_up(['diff', 'knowledge_base', 'knowledge_base', str(thousand)], repeat=3):.3f} s")
+        print(f"badges diff knowledge_base knowledge_base ({options.n:,})       "
+              f"{start_up(['diff', 'knowledge_base', 'knowledge_base', str(small)], repeat=3):.3f} s")
 
 
 if __name__ == "__main__":
