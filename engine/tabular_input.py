@@ -18,7 +18,6 @@ dates ``YYYY-MM-DD``.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import itertools
 import os
@@ -476,32 +475,43 @@ def _jsonl_blocks(path: Path, collector: Collector, rows: int) -> Iterator[RowBl
             yield RowBlock(shown, number - len(lines) + 1, "".join(lines))
 
 
-def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
-    from .source import Document
+class _LineLocator:
+    """Where a value of a JSON Lines row is: asked only when an output shows it, and then read by
+    the positional reader once (a class rather than closures: one is made for every row)."""
 
-    plain = document_reader.parse_json(row.text)
+    def __init__(self, row: Row, plain):
+        self.row = row
+        self.plain = plain
+        self._document: Document | None | bool = False  # False: not read yet
 
-    @functools.cache
-    def located() -> Document | None:
+    def document(self) -> Document | None:
         """The line read with positions, if that reader reads it as JSON does (the positional reader
         reads JSON as YAML, which refuses a few characters JSON allows and reads \x85 as a line break)."""
-        document = _located(row, Collector())
-        return document if document is not None and document.data == plain else None
+        if self._document is False:
+            document = _located(self.row, Collector())
+            self._document = document if document is not None and document.data == self.plain else None
+        return self._document
 
-    def where(path: tuple) -> Location:
-        document = located()
-        return document.at(path) if document is not None else Location(row.path, row.line, 1)
+    def __call__(self, path: tuple) -> Location:
+        document = self.document()
+        return document.at(path) if document is not None else Location(self.row.path, self.row.line, 1)
 
+
+def _jsonl_entity(row: Row, kb: m.KnowledgeBase, collector: Collector) -> m.Entity | None:
+    plain = document_reader.parse_json(row.text)
+    locator = _LineLocator(row, plain)
     # A plainly valid line is read without positions; where a value is, is found when an output asks
-    entity = document_reader.read(plain, kb, row.source, where)
+    entity = document_reader.read(plain, kb, row.source, locator)
     if entity is not None:
         return entity
+    from .source import Document
+
     # Then the full checks on what the JSON parser read: values are located where the positional
     # reader finds them, else at the start of the line. Only a line with a problem is read again
     # by the positional reader, so that its diagnostics point at the right column.
     if plain is not None:
         quick = Collector()
-        document = located() or Document(row.path, plain, {(): (row.line, 1)}, {(): (row.line, 1)})
+        document = locator.document() or Document(row.path, plain, {(): (row.line, 1)}, {(): (row.line, 1)})
         entity = _entity(document, row, kb, quick)
         if not quick.items:
             return entity
