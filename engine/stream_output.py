@@ -133,9 +133,7 @@ class Writer:
         self.count = 0
 
     def add(self, piece: Any) -> None:
-        if self.count == 0:
-            self.begin()
-        self.count += 1
+        self._counted(1)
         self.write(piece)
 
     def add_all(self, pieces: list) -> None:
@@ -143,12 +141,11 @@ class Writer:
         for piece in pieces:
             self.add(piece)
 
-    def _add_text(self, text: str, count: int) -> None:
-        """Write ``text``, which holds ``count`` pieces (for writers that join pieces)."""
+    def _counted(self, count: int) -> None:
+        """Count ``count`` more pieces, beginning the output before the first."""
         if self.count == 0:
             self.begin()
         self.count += count
-        self.out.write(text)
 
     def finish(self, any_bad: bool) -> None:
         if self.count == 0:
@@ -188,7 +185,8 @@ class JsonLinesWriter(Writer):
 
     def add_all(self, pieces: list[str]) -> None:
         if pieces:
-            self._add_text("\n".join(pieces) + "\n", len(pieces))
+            self._counted(len(pieces))
+            self.out.write("\n".join(pieces) + "\n")
 
 
 class CsvWriter(Writer):
@@ -203,7 +201,8 @@ class CsvWriter(Writer):
 
     def add_all(self, pieces: list[tuple]) -> None:
         if pieces:
-            self._add_text("".join(map(self.rows.text, pieces)), len(pieces))
+            self._counted(len(pieces))
+            self.out.write("".join(map(self.rows.text, pieces)))
 
     def begin(self) -> None:
         buffer = io.StringIO()
