@@ -207,8 +207,8 @@ def _csv_blocks(path: Path, kb: m.KnowledgeBase, collector: Collector, rows: int
                     break
                 count += taken
                 if count == wanted:
-                    plain = lines.plain
-                    block = RowBlock(shown, first, lines.cut(), header, plain)
+                    text, plain = lines.cut()
+                    block = RowBlock(shown, first, text, header, plain)
                     wanted = sizes.after(block, count)
                     yield block
                     first, count = lines.consumed + 1, 0
@@ -216,8 +216,7 @@ def _csv_blocks(path: Path, kb: m.KnowledgeBase, collector: Collector, rows: int
             collector.add(Location(shown, lines.consumed + 1, 1), "BD001", f"cannot read file: {error.reason}")
         except csv.Error as error:
             collector.add(Location(shown, lines.consumed, 1), "BD002", f"CSV syntax error: {error}")
-        plain = lines.plain
-        text = lines.cut()  # the whole rows before the end, or before a problem
+        text, plain = lines.cut()  # the whole rows before the end, or before a problem
         if text:
             yield RowBlock(shown, first, text, header, plain)
 
@@ -343,14 +342,14 @@ class _CsvLines:
             found.append(self._LONE_CR.search(text, start, end).start())
         return min(found, default=-1)
 
-    def cut(self) -> str:
+    def cut(self) -> tuple[str, bool]:
         """The lines of the whole rows taken since the last cut (a row that could not be read to
-        its end is left out)."""
-        text = "".join(self.taken[:self.whole])
+        its end is left out), and whether every one of them was a plain line."""
+        text, plain = "".join(self.taken[:self.whole]), self.plain
         self.taken.clear()
         self.whole = 0
         self.plain = True
-        return text
+        return text, plain
 
 
 def _header(shown: str, names: list[str], kb: m.KnowledgeBase, collector: Collector) -> Header | None:
