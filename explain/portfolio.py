@@ -104,11 +104,6 @@ class CsvRows:
         return columns + (end + columns).join(map(rows.__getitem__, numbers)) + end if numbers else ""
 
 
-def to_csv(kb, results) -> str:
-    rows = CsvRows(kb)
-    return _csv_fields(*CSV_COLUMNS) + "\n" + "".join(rows(r) for r in results)
-
-
 def matrix_groups(kb, results) -> list[tuple[str, object, list, list]]:
     """(title, pack, conclusions in display order, the results they apply to): one per pack
     and kind of reported conclusion, so that no table grows too wide to read."""
