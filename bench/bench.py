@@ -269,8 +269,8 @@ def main() -> None:
                 print(f"{label:<16}{at_small[key] / 1024:7.1f} MiB -> {at_big[key] / 1024:7.1f} MiB "
                       f"({growth:+.1%})")
             one_job, _ = run_cli(["evaluate", str(big), "--format", "csv", "--jobs", "1"], repeat=1, warm_up=False)
-            print(f"({options.big:,} partners took {seconds:.1f} s with --jobs 2, {rate(options.big, seconds).strip()}; "
-                  f"{one_job:.1f} s with --jobs 1: {one_job / seconds:.2f}x)")
+            print(f"({options.big:,} partners took {seconds:.1f} s with --jobs 2, "
+                  f"{rate(options.big, seconds).strip()}; {one_job:.1f} s with --jobs 1: {one_job / seconds:.2f}x)")
 
         print("\n-- start-up (wall, interpreter start included, median of 5)")
         print(f"badges why examples/partners/crecer.yaml client-voice   {start_up(['why', 'examples/partners/crecer.yaml', 'client-voice']):.3f} s")
