@@ -9,9 +9,9 @@ evaluates (on durable_rules, through ``Engine``) and renders them; the main proc
 receives the rendered pieces in input order. A bad entity yields its diagnostics and no
 result; the others are still evaluated.
 
-Worker processes are forked where the platform allows it (the knowledge base is
-inherited, not re-read) and spawned elsewhere (each worker then loads the knowledge base
-from its folder and checks it is the same one).
+Worker processes are forked where the platform allows it (``fork_pool``: the knowledge
+base is inherited, not re-read) and spawned elsewhere (``concurrent.futures``: each worker
+then loads the knowledge base from its folder and checks it is the same one).
 """
 from __future__ import annotations
 
@@ -205,33 +205,25 @@ def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, 
         gc.unfreeze()
 
 
-def _one_malloc_arena() -> None:
-    """Ask glibc for a single malloc arena in this process.
-
-    glibc gives each thread an arena of its own; the pool's thread unpickles the results
-    and this thread frees them, which fragments that arena, and the main process then
-    grew with the input (about 100 bytes per entity: +19% from 10,000 to 100,000). With
-    one arena it stays flat. Elsewhere than glibc there is nothing to do.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX = 1
-    except (OSError, AttributeError, TypeError):
-        pass
-
-
 def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
              pack: str | None) -> Iterator[list[Outcome]]:
+    from . import fork_pool
+
+    if fork_pool.available():
+        yield from fork_pool.ordered_map(_work, chunks, jobs, IN_FLIGHT_PER_JOB, initializer=_start_worker,
+                                         initargs=(kb, kb.sha256, render, pack))
+        return
+    yield from _in_spawned_pool(chunks, kb, render, jobs, pack)
+
+
+def _in_spawned_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
+                     pack: str | None) -> Iterator[list[Outcome]]:
+    """Where processes cannot fork: spawned workers, each reading the knowledge base again."""
     import multiprocessing  # here: a batch that fits in one process never needs it
     from concurrent.futures import ProcessPoolExecutor
 
-    _one_malloc_arena()
-    methods = multiprocessing.get_all_start_methods()
-    method = "fork" if "fork" in methods else "spawn"
-    inherited = kb if method == "fork" else kb.root
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
-                               initializer=_start_worker, initargs=(inherited, kb.sha256, render, pack))
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(kb.root, kb.sha256, render, pack))
     pending: deque = deque()
     try:
         for piece in chunks:

@@ -59,6 +59,7 @@ class Impact:
 
 PARALLEL_FROM = 2_000  # entities: fewer are compared in this process (workers cost ~0.2 s to start)
 CHUNK = 128  # entities a worker compares at a time
+IN_FLIGHT_PER_JOB = 4  # chunks sent ahead to each worker
 
 
 def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.Entity], jobs: int = 1) -> Impact:
@@ -66,9 +67,9 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.E
 
     With ``jobs`` > 1, many entities and a platform that forks, worker processes compare chunks of
     them: each inherits both knowledge bases and the entities, and sends back only what changed."""
-    import multiprocessing
+    from . import fork_pool
 
-    if jobs > 1 and len(entities) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+    if jobs > 1 and len(entities) >= PARALLEL_FROM and fork_pool.available():
         found = _in_workers(old_kb, new_kb, entities, jobs)
     else:
         with _Comparer(old_kb, new_kb, entities) as comparer:
@@ -131,17 +132,15 @@ def _compare_chunk(indices: range):
 
 
 def _in_workers(old_kb, new_kb, entities, jobs: int):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from . import fork_pool
 
-    chunks = [range(start, min(start + CHUNK, len(entities))) for start in range(0, len(entities), CHUNK)]
+    chunks = (range(start, min(start + CHUNK, len(entities))) for start in range(0, len(entities), CHUNK))
     changes: list[tuple] = []
     dropped: list[tuple[str, tuple[str, ...]]] = []
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
-                             initargs=((old_kb, new_kb, entities),)) as pool:
-        for found_changes, found_dropped in pool.map(_compare_chunk, chunks):  # in order
-            changes.extend(found_changes)
-            dropped.extend(found_dropped)
+    for found_changes, found_dropped in fork_pool.ordered_map(_compare_chunk, chunks, jobs, IN_FLIGHT_PER_JOB,
+                                                              _start_worker, ((old_kb, new_kb, entities),)):
+        changes.extend(found_changes)
+        dropped.extend(found_dropped)
     return changes, dropped
 
 

@@ -1,0 +1,151 @@
+"""The forked worker pool batches run on: order, big messages, failures, clean ends."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from engine import fork_pool
+
+pytestmark = pytest.mark.skipif(not fork_pool.available(), reason="needs os.fork")
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    """A pool that hangs (a pipe end left open, a deadlock) fails the test instead of the run."""
+    def expire(*_):
+        raise TimeoutError("the pool hung")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(30)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(autouse=True)
+def forked(monkeypatch) -> list[int]:
+    """The pids of the workers every pool in the test forked."""
+    pids: list[int] = []
+    original = fork_pool._fork_all
+
+    def fork_all(*args):
+        workers = original(*args)
+        pids.extend(w.pid for w in workers)
+        return workers
+
+    monkeypatch.setattr(fork_pool, "_fork_all", fork_all)
+    return pids
+
+
+def _all_reaped(pids: list[int]) -> bool:
+    """Whether every one of ``pids`` has ended and been waited for (no zombie left behind)."""
+    def reaped(pid: int) -> bool:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return False
+
+    return bool(pids) and all(map(reaped, pids))
+
+
+def _uneven(task: int) -> tuple[int, int]:
+    time.sleep((task * 7 % 5) / 1000)  # later tasks often finish first
+    return task, os.getpid()
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_results_come_in_task_order_from_every_worker(jobs, forked):
+    results = list(fork_pool.ordered_map(_uneven, range(60), jobs, in_flight=3))
+    assert [task for task, _ in results] == list(range(60))
+    assert len({pid for _, pid in results}) == jobs
+    assert os.getpid() not in {pid for _, pid in results}
+    assert _all_reaped(forked)
+
+
+def _echo_reversed(task: bytes) -> bytes:
+    return task[::-1] * 2
+
+
+def test_tasks_and_results_larger_than_any_pipe_do_not_deadlock(forked):
+    tasks = [bytes([n]) * 3_000_000 + b"end" for n in range(8)]
+    results = list(fork_pool.ordered_map(_echo_reversed, iter(tasks), 2, in_flight=3))
+    assert results == [t[::-1] * 2 for t in tasks]
+    assert _all_reaped(forked)
+
+
+def test_the_initializer_runs_in_each_child_not_here():
+    state = {"ready": False}
+
+    def start(value):
+        state["ready"] = value
+
+    results = list(fork_pool.ordered_map(lambda _: state["ready"], range(6), 2, 2, start, ("set",)))
+    assert results == ["set"] * 6 and state["ready"] is False
+
+
+class Refused(Exception):
+    pass
+
+
+def _refuse_five(task: int) -> int:
+    if task == 5:
+        raise Refused(f"task {task} refused")
+    return task
+
+
+def test_an_exception_in_a_worker_is_raised_here_as_itself_with_the_workers_traceback(forked):
+    seen = []
+    with pytest.raises(Refused, match="task 5 refused") as caught:
+        for result in fork_pool.ordered_map(_refuse_five, range(40), 2, in_flight=2):
+            seen.append(result)
+    assert seen == [0, 1, 2, 3, 4]
+    assert isinstance(caught.value.__cause__, fork_pool.WorkerError)
+    assert "_refuse_five" in str(caught.value.__cause__)
+    assert _all_reaped(forked)
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("no")
+
+
+def _unpicklable(task):
+    raise Unpicklable("cannot travel")
+
+
+def test_an_exception_that_cannot_be_pickled_arrives_as_its_traceback(forked):
+    with pytest.raises(fork_pool.WorkerError, match="Unpicklable: cannot travel"):
+        list(fork_pool.ordered_map(_unpicklable, range(3), 2, in_flight=1))
+    assert _all_reaped(forked)
+
+
+def _die_at_three(task: int) -> int:
+    if task == 3:
+        os._exit(7)
+    return task
+
+
+def test_a_worker_that_dies_ends_the_map_with_an_error_naming_its_exit(forked):
+    with pytest.raises(fork_pool.WorkerError, match=r"ended without finishing its work \(exit status 7\)"):
+        list(fork_pool.ordered_map(_die_at_three, range(10), 2, in_flight=1))
+    assert _all_reaped(forked)
+
+
+def test_a_failing_initializer_is_raised_here(forked):
+    def start():
+        raise Refused("cannot start")
+
+    with pytest.raises(Refused, match="cannot start"):
+        list(fork_pool.ordered_map(abs, range(4), 2, 1, start))
+    assert _all_reaped(forked)
+
+
+def test_leaving_early_stops_and_reaps_every_worker(forked):
+    results = fork_pool.ordered_map(_uneven, range(1_000), 2, in_flight=3)
+    assert next(results)[0] == 0
+    results.close()
+    assert _all_reaped(forked)
