@@ -150,8 +150,10 @@ def _start_worker(kb_or_root, sha256: str, render: Render, pack: str | None) -> 
     _worker = Evaluator(kb_or_root, render, pack)
 
 
-def _work(items: list[Item]) -> list[Outcome]:
-    return _worker.process(items)
+def _work(items: list[Item]) -> list[tuple]:
+    # Plain tuples of Outcome's fields: a named tuple is pickled through a Python method
+    # each, three times what the tuple costs (made an Outcome again by ``_in_pool``).
+    return list(map(tuple, _worker.process(items)))
 
 
 def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
@@ -210,14 +212,16 @@ def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, 
     from . import fork_pool
 
     if fork_pool.available():
-        yield from fork_pool.ordered_map(_work, chunks, jobs, IN_FLIGHT_PER_JOB, initializer=_start_worker,
-                                         initargs=(kb, kb.sha256, render, pack))
-        return
-    yield from _in_spawned_pool(chunks, kb, render, jobs, pack)
+        answers = fork_pool.ordered_map(_work, chunks, jobs, IN_FLIGHT_PER_JOB, initializer=_start_worker,
+                                        initargs=(kb, kb.sha256, render, pack))
+    else:
+        answers = _in_spawned_pool(chunks, kb, render, jobs, pack)
+    for outcomes in answers:
+        yield list(map(Outcome._make, outcomes))
 
 
 def _in_spawned_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
-                     pack: str | None) -> Iterator[list[Outcome]]:
+                     pack: str | None) -> Iterator[list[tuple]]:
     """Where processes cannot fork: spawned workers, each reading the knowledge base again."""
     import multiprocessing  # here: a batch that fits in one process never needs it
     from concurrent.futures import ProcessPoolExecutor

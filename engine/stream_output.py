@@ -202,7 +202,7 @@ class CsvWriter(Writer):
     def add_all(self, pieces: list[tuple]) -> None:
         if pieces:
             self._counted(len(pieces))
-            self.out.write("".join(map(self.rows.text, pieces)))
+            self.out.write(self.rows.texts(pieces))
 
     def begin(self) -> None:
         buffer = io.StringIO()

@@ -75,19 +75,21 @@ class CsvRows:
                 for o in c.outcomes:
                     self._codes[(c.id, o)] = len(self._rows)
                     self._rows.append(before + _csv_fields(o) + after)
+        # bytes while every number fits in one: pickled as one string, not a tuple of ints
+        self._numbers = bytes if len(self._rows) <= 256 else tuple
 
     def __call__(self, result) -> str:
         """Every decision of one entity, one row each."""
         return self.text(self.piece(result))
 
-    def piece(self, result) -> tuple[str, tuple[int, ...], tuple[str, ...] | None]:
+    def piece(self, result) -> tuple[str, bytes | tuple[int, ...], tuple[str, ...] | None]:
         """What ``text`` needs of a result: the entity's columns, each decision's number, and what
         each says of the badges Kiva recorded (None when nothing is recorded for the entity)."""
         from engine import recorded_badges
 
         entity, outcomes, codes = result.entity, result.outcomes, self._codes
         columns = _csv_fields(entity.id, entity.name, entity.source)
-        numbers = tuple([codes[(c.id, outcomes[c.id])] for c in result.reported])
+        numbers = self._numbers([codes[(c.id, outcomes[c.id])] for c in result.reported])
         said = None
         # with nothing recorded for the entity there is nothing to agree with: an empty column
         if self.with_agreement and recorded_badges.RECORDED_FACT in entity.values:
@@ -96,12 +98,18 @@ class CsvRows:
 
     def text(self, piece) -> str:
         """The rows of a ``piece``."""
-        columns, numbers, said = piece
-        rows = self._rows
-        if said is not None:
-            return "".join([f"{columns}{rows[n]},{agreement}\n" for n, agreement in zip(numbers, said)])
+        return self.texts([piece])
+
+    def texts(self, pieces) -> str:
+        """The rows of each of ``pieces``, joined once (not a string per piece copied again)."""
+        rows, parts = self._rows, []
         end = ",\n" if self.with_agreement else "\n"
-        return columns + (end + columns).join(map(rows.__getitem__, numbers)) + end if numbers else ""
+        for columns, numbers, said in pieces:
+            if said is not None:
+                parts += [f"{columns}{rows[n]},{agreement}\n" for n, agreement in zip(numbers, said)]
+            elif numbers:
+                parts += (columns, (end + columns).join(map(rows.__getitem__, numbers)), end)
+        return "".join(parts)
 
 
 def matrix_groups(kb, results) -> list[tuple[str, object, list, list]]:

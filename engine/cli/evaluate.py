@@ -52,20 +52,20 @@ def run(args) -> tuple[str, int]:
         for outcomes in _chained(first, stream):  # a task's outcomes: their ids are checked in one go
             advance(len(outcomes))
             good = []
-            for outcome in outcomes:
-                if outcome.diagnostics:
-                    collector.items.extend(outcome.diagnostics)
-                if outcome.payload is not None:
-                    good.append(outcome)
+            for key, where, diagnostics, payload in outcomes:  # batch.Outcome's fields
+                if diagnostics:
+                    collector.items.extend(diagnostics)
+                if payload is not None:
+                    good.append((key, where, payload))
             pieces = []
-            for outcome, earlier in zip(good, seen.first_uses([(o.key, o.where) for o in good])):
+            for (key, where, payload), earlier in zip(good, seen.first_uses([g[:2] for g in good])):
                 if earlier is not None:
-                    collector.add(Location(*outcome.where, 1), "BD307", f"entity id '{outcome.key[1]}' is also used by "
+                    collector.add(Location(*where, 1), "BD307", f"entity id '{key[1]}' is also used by "
                                   f"{batch.shown_location(earlier)}")
                 elif log:
-                    log.add(*outcome.payload, writer)
+                    log.add(*payload, writer)
                 else:
-                    pieces.append(outcome.payload)
+                    pieces.append(payload)
             writer.add_all(pieces)
         if log:
             log.flush(writer)
