@@ -84,6 +84,22 @@ def test_csv_rows_are_what_the_csv_module_writes(bundled_kb, entity_id, name, so
     assert CsvRows(bundled_kb, with_agreement=True)(result) == expected.getvalue()
 
 
+def test_csv_pieces_give_the_same_rows_with_numbers_as_bytes_or_as_a_tuple(bundled_kb):
+    """Up to 256 (conclusion, outcome) numbers a piece carries them as bytes, past that as a
+    tuple; the rows of many pieces joined at once are each piece's rows one after another."""
+    from explain.portfolio import CsvRows
+
+    with Engine(bundled_kb) as engine:
+        results = [engine.evaluate(make_entity(facts, entity_id=f"p{n}")) for n, facts in
+                   enumerate([{"share_women": 0.7}, {}, {"share_women": 0.2, "kiva_recorded_badges": ("innovation",)}])]
+    narrow, wide = CsvRows(bundled_kb, with_agreement=True), CsvRows(bundled_kb, with_agreement=True)
+    wide._numbers = tuple  # as for a knowledge base with more than 256 numbers
+    narrow_pieces, wide_pieces = [list(map(rows.piece, results)) for rows in (narrow, wide)]
+    assert isinstance(narrow_pieces[0][1], bytes) and isinstance(wide_pieces[0][1], tuple)
+    assert narrow.texts(narrow_pieces) == wide.texts(wide_pieces) == "".join(map(narrow, results))
+    assert narrow.texts(narrow_pieces).count("\n") == sum(len(r.reported) for r in results)
+
+
 def test_a_result_sent_to_another_process_builds_the_same_trails(bundled_kb):
     """Results of table output travel between processes; the compiled evaluation stays behind."""
     import pickle
