@@ -186,7 +186,10 @@ class JsonLinesWriter(Writer):
     def add_all(self, pieces: list[str]) -> None:
         if pieces:
             self._counted(len(pieces))
-            self.out.write("\n".join(pieces) + "\n")
+            write = self.out.write
+            for piece in pieces:  # not joined first: see CsvWriter.add_all
+                write(piece)
+                write("\n")
 
 
 class CsvWriter(Writer):
@@ -202,7 +205,11 @@ class CsvWriter(Writer):
     def add_all(self, pieces: list[tuple]) -> None:
         if pieces:
             self._counted(len(pieces))
-            self.out.write(self.rows.texts(pieces))
+            # a write per entity: the text of a whole task at once (some 600 KB) was a fresh
+            # allocation each time, whose pages the kernel had to fault in again (3x slower)
+            write, text = self.out.write, self.rows.text
+            for piece in pieces:
+                write(text(piece))
 
     def begin(self) -> None:
         buffer = io.StringIO()

@@ -98,18 +98,12 @@ class CsvRows:
 
     def text(self, piece) -> str:
         """The rows of a ``piece``."""
-        return self.texts([piece])
-
-    def texts(self, pieces) -> str:
-        """The rows of each of ``pieces``, joined once (not a string per piece copied again)."""
-        rows, parts = self._rows, []
+        columns, numbers, said = piece
+        rows = self._rows
+        if said is not None:
+            return "".join([f"{columns}{rows[n]},{agreement}\n" for n, agreement in zip(numbers, said)])
         end = ",\n" if self.with_agreement else "\n"
-        for columns, numbers, said in pieces:
-            if said is not None:
-                parts += [f"{columns}{rows[n]},{agreement}\n" for n, agreement in zip(numbers, said)]
-            elif numbers:
-                parts += (columns, (end + columns).join(map(rows.__getitem__, numbers)), end)
-        return "".join(parts)
+        return columns + (end + columns).join(map(rows.__getitem__, numbers)) + end if numbers else ""
 
 
 def matrix_groups(kb, results) -> list[tuple[str, object, list, list]]:

@@ -84,9 +84,8 @@ def test_csv_rows_are_what_the_csv_module_writes(bundled_kb, entity_id, name, so
     assert CsvRows(bundled_kb, with_agreement=True)(result) == expected.getvalue()
 
 
-def test_csv_pieces_give_the_same_rows_with_numbers_as_bytes_or_as_a_tuple(bundled_kb):
-    """Up to 256 (conclusion, outcome) numbers a piece carries them as bytes, past that as a
-    tuple; the rows of many pieces joined at once are each piece's rows one after another."""
+def test_csv_pieces_give_the_same_rows_with_decision_numbers_as_bytes_or_as_a_tuple(bundled_kb):
+    """Up to 256 (conclusion, outcome) numbers a piece carries them as bytes, past that as a tuple."""
     from explain.portfolio import CsvRows
 
     with Engine(bundled_kb) as engine:
@@ -96,8 +95,8 @@ def test_csv_pieces_give_the_same_rows_with_numbers_as_bytes_or_as_a_tuple(bundl
     wide._numbers = tuple  # as for a knowledge base with more than 256 numbers
     narrow_pieces, wide_pieces = [list(map(rows.piece, results)) for rows in (narrow, wide)]
     assert isinstance(narrow_pieces[0][1], bytes) and isinstance(wide_pieces[0][1], tuple)
-    assert narrow.texts(narrow_pieces) == wide.texts(wide_pieces) == "".join(map(narrow, results))
-    assert narrow.texts(narrow_pieces).count("\n") == sum(len(r.reported) for r in results)
+    assert list(map(narrow.text, narrow_pieces)) == list(map(wide.text, wide_pieces)) == list(map(narrow, results))
+    assert "".join(map(narrow, results)).count("\n") == sum(len(r.reported) for r in results)
 
 
 def test_a_result_sent_to_another_process_builds_the_same_trails(bundled_kb):
