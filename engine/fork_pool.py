@@ -3,15 +3,18 @@
 Where the platform can fork, a batch's workers are forked children talking to this process
 through two pipes each, instead of ``concurrent.futures.ProcessPoolExecutor``: the children
 inherit everything already loaded (the knowledge base, compiled rules), and this process reads
-each result straight from its worker's pipe. The executor cost a 10,000-partner batch about
+each answer straight from its worker's pipe. The executor cost a 10,000-partner batch about
 14 ms of imports before the first worker started (multiprocessing, logging, tempfile,
 sockets), and handed every result from its pipe through a manager thread and a future to the
 thread that waited for it; on two cores that was some 5% of the batch.
 
-Messages are pickles with an 8-byte length before them. A worker answers its tasks in the
-order it got them, so the result of task k is the next message on the pipe of the worker task
-k went to. Tasks are written by one thread per worker, so that this process never blocks on
-a full pipe while that worker blocks writing a result nobody reads.
+Messages are pickles with an 8-byte length before them; a worker answers its tasks in the
+order it got them. Each worker is kept ``in_flight`` tasks ahead: answers are read as soon as
+they come, from any worker, and kept until their turn, so a worker that finished its tasks
+gets more while another is still on a long one (results are yielded in task order; without
+this a worker idled at the end of a batch, whose last blocks are small). Tasks are written
+without blocking; what a pipe cannot take yet is written while waiting for answers, so this
+process never blocks on a full pipe while that worker blocks writing an answer.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 _LENGTH = 8
 PIPE_SIZE = 1 << 20
+_END = object()
 
 
 class WorkerError(RuntimeError):
@@ -36,65 +40,85 @@ def available() -> bool:
 def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int, in_flight: int,
                 initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> Iterator[Any]:
     """``function(task)`` for each of ``tasks``, computed by ``jobs`` forked children, yielded in
-    task order, with at most ``in_flight`` tasks a worker sent ahead. ``initializer(*initargs)``
-    runs once in each child first. An exception in a child ends the map with a ``WorkerError``.
+    task order. Each child is kept up to ``in_flight`` unanswered tasks ahead, and at most
+    ``2 * jobs * in_flight`` tasks are sent and not yet yielded (memory stays bounded).
+    ``initializer(*initargs)`` runs once in each child first. An exception in a child is
+    raised here, in its task's turn (a ``WorkerError`` if it cannot be pickled).
     """
     workers = _fork_all(jobs, function, initializer, initargs)
-    order: deque = deque()  # the worker of every task sent and not yet answered, in task order
+    order: deque[_Worker] = deque()  # the worker of every task sent and not yet yielded, in task order
+    tasks = iter(tasks)
+    more = True
     finished = False
     try:
-        for task in tasks:
-            worker = min(workers, key=_Worker.load)
-            worker.send(task)
-            order.append(worker)
-            if len(order) >= jobs * in_flight:
-                yield _result(order.popleft(), workers)
-        while order:
-            yield _result(order.popleft(), workers)
+        while True:
+            while more and len(order) < 2 * jobs * in_flight:
+                worker = min(workers, key=_Worker.load)
+                if worker.unanswered >= in_flight:
+                    break
+                task = next(tasks, _END)
+                if task is _END:
+                    more = False
+                    break
+                worker.send(task)
+                order.append(worker)
+            if not order:
+                break
+            head = order[0]
+            if head.answers:
+                order.popleft()
+                yield head.take()
+            elif head.dead:
+                raise WorkerError(head.dead)
+            else:
+                _wait(workers)
         finished = True
     finally:
         for worker in workers:
             worker.close(kill=not finished)
 
 
-def _result(worker: "_Worker", workers: list["_Worker"]) -> Any:
-    """The next result of ``worker``. Until it starts to come, whatever tasks did not fit in
-    their pipes are written as the pipes take them: a worker whose next task is still here
-    would otherwise never answer."""
+def _wait(workers: list["_Worker"]) -> None:
+    """Until some worker's next answer is read: meanwhile, write what the task pipes can take."""
     import select
 
     while True:
         behind = [w for w in workers if w.unsent]
-        if not behind:
-            break
-        readable, writable, _ = select.select([worker.results], [w.tasks for w in behind], [])
+        waiting = [w for w in workers if w.unanswered and not w.dead]
+        readable, writable, _ = select.select([w.results for w in waiting], [w.tasks for w in behind], [])
         for w in behind:
             if w.tasks in writable:
                 w.flush()
+        for w in waiting:
+            if w.results in readable:
+                w.read_answer()
         if readable:
-            break
-    return worker.receive()
+            return
 
 
 class _Worker:
     """One forked child: its pid, the pipe its tasks go down (written without blocking, what
-    does not fit kept in ``unsent``) and the pipe its results come up."""
+    does not fit kept in ``unsent``) and the pipe its answers come up (read unbuffered, so
+    that ``select`` sees every answer not yet read)."""
 
     def __init__(self, pid: int, tasks_fd: int, results_fd: int):
         self.pid = pid
-        self.pending = 0
         self.tasks = tasks_fd
         os.set_blocking(tasks_fd, False)
-        self.results = os.fdopen(results_fd, "rb")
+        self.results = results_fd
+        self._reader = open(results_fd, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self.unsent: deque[memoryview] = deque()
+        self.unanswered = 0  # tasks sent whose answer is not read yet
+        self.answers: deque[bytes] = deque()  # answers read, not yet taken
+        self.dead: str | None = None  # why the child ended before answering all its tasks
 
-    def load(self) -> int:
-        return self.pending
+    def load(self) -> float:
+        return self.unanswered if self.dead is None else float("inf")
 
     def send(self, task: Any) -> None:
         data = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
         self.unsent.append(memoryview(len(data).to_bytes(_LENGTH, "little") + data))
-        self.pending += 1
+        self.unanswered += 1
         self.flush()
 
     def flush(self) -> None:
@@ -105,7 +129,7 @@ class _Worker:
                 written = os.write(self.tasks, unsent[0])
             except BlockingIOError:
                 return
-            except OSError:  # the child is gone: receive says so
+            except OSError:  # the child is gone: reading its answers says so
                 unsent.clear()
                 return
             if written == len(unsent[0]):
@@ -113,14 +137,30 @@ class _Worker:
             else:
                 unsent[0] = unsent[0][written:]
 
-    def receive(self) -> Any:
-        self.pending -= 1
-        head = self.results.read(_LENGTH)
-        body = self.results.read(int.from_bytes(head, "little")) if len(head) == _LENGTH else b""
+    def read_answer(self) -> None:
+        """Read the next answer (it has begun to arrive), or learn that the child is gone."""
+        head = self._read(_LENGTH)
+        body = self._read(int.from_bytes(head, "little")) if head else None
         if not body:
-            raise WorkerError(f"a worker process (pid {self.pid}) ended without finishing its work"
-                              f"{_exit_reason(self.pid)}")
-        ok, value = pickle.loads(body)
+            self.dead = f"a worker process (pid {self.pid}) ended without finishing its work{_exit_reason(self.pid)}"
+            self.unanswered = 0
+            return
+        self.answers.append(body)
+        self.unanswered -= 1
+
+    def _read(self, size: int) -> bytes | None:
+        data = bytearray(size)
+        view, got = memoryview(data), 0
+        while got < size:
+            count = self._reader.readinto(view[got:])
+            if not count:
+                return None
+            got += count
+        return bytes(data) if size == _LENGTH else data
+
+    def take(self) -> Any:
+        """The oldest answer read: the task's result, or its exception raised."""
+        ok, value = pickle.loads(self.answers.popleft())
         if not ok:
             error, trace = value
             remote = WorkerError(f"in a worker process:\n{trace}")
@@ -135,7 +175,7 @@ class _Worker:
             _signal(self.pid)
         self.unsent.clear()
         os.close(self.tasks)
-        self.results.close()
+        self._reader.close()
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -152,7 +192,7 @@ def _fork_all(jobs: int, function, initializer, initargs) -> list[_Worker]:
             result_read, result_write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: never returns
-                for fd in (task_write, result_read, *(fd for w in workers for fd in (w.tasks, w.results.fileno()))):
+                for fd in (task_write, result_read, *(fd for w in workers for fd in (w.tasks, w.results))):
                     os.close(fd)
                 _child(task_read, result_write, function, initializer, initargs)
             os.close(task_read)

@@ -66,6 +66,23 @@ def test_results_come_in_task_order_from_every_worker(jobs, forked):
     assert _all_reaped(forked)
 
 
+def _first_is_slow(task: int) -> tuple[int, int, float]:
+    if task == 0:
+        time.sleep(0.5)
+    return task, os.getpid(), time.monotonic()
+
+
+def test_a_worker_gets_more_tasks_while_another_is_still_on_a_long_one(forked):
+    """Answers are read as they come, not only in task order: with one task in flight a
+    worker, the other worker goes on through the tasks behind a slow first one."""
+    results = list(fork_pool.ordered_map(_first_is_slow, range(12), 2, in_flight=1))
+    assert [task for task, _, _ in results] == list(range(12))
+    slow_pid, slow_end = results[0][1], results[0][2]
+    done_meanwhile = [task for task, pid, end in results[1:] if pid != slow_pid and end < slow_end]
+    assert len(done_meanwhile) >= 2  # up to 2 * jobs * in_flight tasks ahead of the slow one
+    assert _all_reaped(forked)
+
+
 def _echo_reversed(task: bytes) -> bytes:
     return task[::-1] * 2
 
