@@ -298,3 +298,23 @@ def test_spawned_workers_write_what_one_process_writes(cli, tmp_path, monkeypatc
     spawned = cli("evaluate", path, "--kb", MINI_KB, "--format", "csv", "--jobs", "2")
     assert one.status == 0 and one.out.count("\n") > 12
     assert spawned == one
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_reader_that_stops_early_ends_the_batch_quietly(tmp_path, jobs):
+    """`badges evaluate big.csv | head`: once stdout's reader is gone the batch stops, with
+    no error message, and the status a command SIGPIPE ends gets."""
+    import subprocess
+    import sys
+
+    from tests.conftest import MINI_KB, REPO
+
+    path = _jsonl(tmp_path, 3_000)
+    command = [sys.executable, "-c", "from engine.cli import console_main; console_main()",
+               "evaluate", str(path), "--kb", str(MINI_KB), "--format", "csv", "--jobs", jobs]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO) as process:
+        assert process.stdout.readline().startswith(b"entity_id,")
+        process.stdout.close()
+        err = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert (status, err) == (141, b"")

@@ -1,7 +1,8 @@
 """The ``badges`` command line.
 
 Exit status: 0 success (whatever the outcomes), 1 invalid input or rule base (or a
-failing rule test), 2 usage error, 3 internal error. Output is built in full before
+failing rule test), 2 usage error, 3 internal error, 130 interrupted, 141 stdout closed
+by its reader (as a command SIGPIPE ends). Output is built in full before
 anything is written, so a failure never leaves half a report.
 
 Each command is a module with ``add_arguments(parser)`` and ``run(args) -> (output, status)``;
@@ -13,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from .common import EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, UsageError
+from .common import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INVALID, EXIT_USAGE, UsageError
 
 # command name -> (module under engine.cli, what the command does)
 COMMANDS = {
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("badges: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`badges evaluate ... | head`): not a defect
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
         if args.debug:
             raise
@@ -79,6 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(output)
     sys.stdout.flush()
     return status
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what is still
+    buffered for the closed pipe does not fail again on the way out."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (tests capture it)
+        pass
 
 
 def leave(status: int) -> None:

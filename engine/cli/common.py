@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command the signal ended
 KB_HELP = "knowledge base folder (default: the bundled one)"
 
 
