@@ -20,7 +20,7 @@ import itertools
 import os
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, Location
@@ -81,6 +81,28 @@ def estimate_count(paths: Iterable[str | Path]) -> int | None:
     return total
 
 
+def entities_in(item: Item, kb: m.KnowledgeBase) -> Iterator[tuple[m.Entity | None, tuple[str, int], tuple]]:
+    """Each entity of an item (a facts file, or a block of table rows): the entity (None when
+    it could not be read), where it starts (path, line), and its problems."""
+    from .tabular_input import RowBlock, block_rows, row_entity
+
+    if not isinstance(item, RowBlock):
+        from .facts_loader import load_entity
+
+        collector = Collector()
+        yield load_entity(item, kb, collector), (str(item), 1), tuple(collector.items)
+        return
+    collector = Collector()  # block_rows reports to this one for the whole block
+    for row in block_rows(item, collector):
+        if row is None:  # a row the block's reading could not take: its problem was just reported
+            where = collector.items[0].location
+            yield None, (where.path, where.line), tuple(collector.items)
+            collector.items.clear()
+        else:
+            row_collector = Collector()
+            yield row_entity(row, kb, row_collector), (row.path, row.line), tuple(row_collector.items)
+
+
 class Evaluator:
     """Turns items into outcomes: load, validate, evaluate on durable_rules, render. One per process."""
 
@@ -95,68 +117,33 @@ class Evaluator:
     def close(self) -> None:
         self.engine.close()
 
-    def process(self, items: list[Item]) -> list[Outcome]:
-        from .tabular_input import RowBlock
-
-        outcomes = []
+    def process(self, items: list[Item]) -> list[tuple]:
+        """The outcome of every entity of ``items``, as a plain tuple of ``Outcome``'s fields:
+        a named tuple is pickled through a Python method each, three times a tuple's cost."""
+        outcomes: list[tuple] = []
         for item in items:
-            if isinstance(item, RowBlock):
-                outcomes.extend(self.rows(item))
-            else:
-                outcomes.append(self.file(item))
+            for entity, where, diagnostics in entities_in(item, self.kb):
+                if entity is None:
+                    outcomes.append((None, where, diagnostics, None))
+                    continue
+                result = self.engine.evaluate(entity)
+                if self.pack:
+                    result = result.only_pack(self.pack)
+                outcomes.append(((entity.kind, entity.id), where, diagnostics, self.render(self.kb, result)))
         return outcomes
 
-    def file(self, path: Path) -> Outcome:
-        from .facts_loader import load_entity
 
-        collector = Collector()
-        return self._outcome(load_entity(path, self.kb, collector), (str(path), 1), collector)
+def _spawned_evaluator(root: str, sha256: str, render: Render, pack: str | None) -> Evaluator:
+    """A spawned worker's evaluator: the knowledge base read again, and checked to be the same."""
+    from .kb_cache import load_cached
 
-    def rows(self, block) -> Iterator[Outcome]:
-        """The outcome of every row of a block; a row that cannot be read is an outcome of its own."""
-        from .tabular_input import block_rows, row_entity
-
-        collector = Collector()  # block_rows reports to this one for the whole block
-        for row in block_rows(block, collector):
-            if row is None:  # a row the block's reading could not take: its problem was just reported
-                where = collector.items[0].location
-                yield Outcome(None, (where.path, where.line), tuple(collector.items))
-                collector.items.clear()
-            else:
-                row_collector = Collector()
-                yield self._outcome(row_entity(row, self.kb, row_collector), (row.path, row.line), row_collector)
-
-    def _outcome(self, entity: m.Entity | None, where: tuple[str, int], collector: Collector) -> Outcome:
-        if entity is None:
-            return Outcome(None, where, tuple(collector.items))
-        result = self.engine.evaluate(entity)
-        if self.pack:
-            result = result.only_pack(self.pack)
-        return Outcome((entity.kind, entity.id), where, tuple(collector.items), self.render(self.kb, result))
+    kb = load_cached(root)
+    if kb.sha256 != sha256:
+        raise RuntimeError("the knowledge base changed on disk while the batch was starting")
+    return Evaluator(kb, render, pack)
 
 
-# A worker process holds one Evaluator for its whole life (set by the pool's initializer).
-_worker: Evaluator | None = None
-
-
-def _start_worker(kb_or_root, sha256: str, render: Render, pack: str | None) -> None:
-    global _worker
-    if isinstance(kb_or_root, str):  # spawned: read the knowledge base again, and make sure it is the same
-        from .kb_cache import load_cached
-
-        kb_or_root = load_cached(kb_or_root)
-        if kb_or_root.sha256 != sha256:
-            raise RuntimeError("the knowledge base changed on disk while the batch was starting")
-    _worker = Evaluator(kb_or_root, render, pack)
-
-
-def _work(items: list[Item]) -> list[tuple]:
-    # Plain tuples of Outcome's fields: a named tuple is pickled through a Python method
-    # each, three times what the tuple costs (made an Outcome again by ``_in_pool``).
-    return list(map(tuple, _worker.process(items)))
-
-
-def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+def tasks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
     """Tasks: up to ``size`` facts files together; a block of table rows is a task of its own."""
     from .tabular_input import RowBlock
 
@@ -185,53 +172,80 @@ def evaluate_stream(items: Iterable[Item], kb: m.KnowledgeBase, render: Render, 
     With one job, or input that fits in one chunk, everything runs in this process.
     Duplicate entity ids are not checked here (see ``UniqueIds``).
     """
-    chunks = _chunks(iter(items), chunk or CHUNK)
-    first = next(chunks, None)
+    for outcomes in spread(tasks(iter(items), chunk or CHUNK), jobs, Evaluator, (kb, render, pack),
+                           spawn=(_spawned_evaluator, (kb.root, kb.sha256, render, pack))):
+        yield list(map(Outcome._make, outcomes))
+
+
+class Processor(Protocol):
+    """What ``spread`` runs tasks with: one per process."""
+
+    def process(self, task: list[Item]) -> list: ...
+
+    def close(self) -> None: ...
+
+
+def spread(task_list: Iterator[list[Item]], jobs: int, make: Callable[..., Processor], args: tuple,
+           spawn: tuple[Callable[..., Processor], tuple] | None = None) -> Iterator[list]:
+    """``make(*args).process(task)`` for each task, in task order.
+
+    With ``jobs`` > 1 and more than one task, forked worker processes each make their own
+    processor (inheriting ``args``: nothing is read again); where processes cannot fork,
+    spawned ones make it with ``spawn`` (a factory and its arguments, which must pickle), and
+    without ``spawn`` everything runs here. Otherwise everything runs in this process.
+    """
+    from . import fork_pool
+
+    first = next(task_list, None)
     if first is None:
         return
-    second = next(chunks, None) if jobs > 1 else None
+    forks = fork_pool.available()
+    second = next(task_list, None) if jobs > 1 and (forks or spawn) else None
     # The knowledge base and all else made so far outlive the batch: kept out of the cyclic
     # collector's scans (3% of a batch's time), in this process and in the workers it forks.
     gc.freeze()
     try:
         if second is None:
-            evaluator = Evaluator(kb, render, pack)
+            processor = make(*args)
             try:
-                for piece in itertools.chain([first], chunks):
-                    yield evaluator.process(piece)
+                for task in itertools.chain([first], task_list):
+                    yield processor.process(task)
             finally:
-                evaluator.close()
-            return
-        yield from _in_pool(itertools.chain([first, second], chunks), kb, render, jobs, pack)
+                processor.close()
+        elif forks:
+            yield from fork_pool.ordered_map(_work, itertools.chain([first, second], task_list), jobs,
+                                             IN_FLIGHT_PER_JOB, initializer=_start_worker, initargs=(make, args))
+        else:
+            yield from _in_spawned_pool(itertools.chain([first, second], task_list), jobs, *spawn)
     finally:
         gc.unfreeze()
 
 
-def _in_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
-             pack: str | None) -> Iterator[list[Outcome]]:
-    from . import fork_pool
-
-    if fork_pool.available():
-        answers = fork_pool.ordered_map(_work, chunks, jobs, IN_FLIGHT_PER_JOB, initializer=_start_worker,
-                                        initargs=(kb, kb.sha256, render, pack))
-    else:
-        answers = _in_spawned_pool(chunks, kb, render, jobs, pack)
-    for outcomes in answers:
-        yield list(map(Outcome._make, outcomes))
+# A worker process holds one processor for its whole life (set by the pool's initializer).
+_worker: Processor | None = None
 
 
-def _in_spawned_pool(chunks: Iterator[list[Item]], kb: m.KnowledgeBase, render: Render, jobs: int,
-                     pack: str | None) -> Iterator[list[tuple]]:
-    """Where processes cannot fork: spawned workers, each reading the knowledge base again."""
+def _start_worker(make: Callable[..., Processor], args: tuple) -> None:
+    global _worker
+    _worker = make(*args)
+
+
+def _work(task: list[Item]) -> list:
+    return _worker.process(task)
+
+
+def _in_spawned_pool(task_list: Iterator[list[Item]], jobs: int, make: Callable[..., Processor],
+                     args: tuple) -> Iterator[list]:
+    """Where processes cannot fork: spawned workers, each making its processor from ``args``."""
     import multiprocessing  # here: a batch that fits in one process never needs it
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(kb.root, kb.sha256, render, pack))
+                               initializer=_start_worker, initargs=(make, args))
     pending: deque = deque()
     try:
-        for piece in chunks:
-            pending.append(pool.submit(_work, piece))
+        for task in task_list:
+            pending.append(pool.submit(_work, task))
             if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
                 yield pending.popleft().result()
         while pending:

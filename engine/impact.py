@@ -3,8 +3,9 @@
 For every entity and reported conclusion whose outcome differs, the change says from what
 to what, and which condition nodes changed value (the two trails compared by node id,
 through the derived conclusions they read). The old knowledge base can also be a git
-revision of the new one's folder (``checkout_revision``). A large portfolio is compared by
-worker processes, a chunk of entities each (``compare``'s ``jobs``).
+revision of the new one's folder (``checkout_revision``). The portfolio is streamed: worker
+processes load and compare a chunk of entities each (``compare``'s ``jobs``) and send back
+only what changed, so memory stays flat however many entities there are.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import tarfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, NamedTuple
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, InvalidInput, Location
@@ -31,9 +33,18 @@ class NodeChange:
     new: str | None
 
 
+class EntityRef(NamedTuple):
+    """What a change names of its entity."""
+
+    kind: str
+    id: str
+    name: str
+    source: str
+
+
 @dataclass(frozen=True)
 class Change:
-    entity: m.Entity
+    entity: EntityRef
     conclusion: str
     name: str
     old: str
@@ -57,91 +68,99 @@ class Impact:
         return counts
 
 
-PARALLEL_FROM = 2_000  # entities: fewer are compared in this process (workers cost ~0.2 s to start)
-CHUNK = 128  # entities a worker compares at a time
-IN_FLIGHT_PER_JOB = 4  # chunks sent ahead to each worker
+CHUNK = 128  # facts files, or table rows, a task compares
 
 
-def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.Entity], jobs: int = 1) -> Impact:
-    """Evaluate ``entities`` (loaded under ``new_kb``) under both knowledge bases and list what changed.
+def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, paths: Iterable[str | Path], jobs: int = 1) -> Impact:
+    """Evaluate every entity under ``paths`` (facts files, folders of them, tables; loaded under
+    ``new_kb``) under both knowledge bases and list what changed. Raises InvalidInput with every
+    problem of the input (a file that cannot be read, a bad entity, an id used twice).
 
-    With ``jobs`` > 1, many entities and a platform that forks, worker processes compare chunks of
-    them: each inherits both knowledge bases and the entities, and sends back only what changed."""
-    from . import fork_pool
+    The input is read as it is compared, ``CHUNK`` entities a task; with ``jobs`` > 1 and more
+    than one task, forked worker processes (each inheriting both knowledge bases) load and
+    compare the tasks and send back only what changed."""
+    from . import batch
+    from .diagnostics import Severity
 
-    if jobs > 1 and len(entities) >= PARALLEL_FROM and fork_pool.available():
-        found = _in_workers(old_kb, new_kb, entities, jobs)
-    else:
-        with _Comparer(old_kb, new_kb, entities) as comparer:
-            found = comparer.compare(range(len(entities)))
-    changes = tuple(Change(entities[index], *rest) for index, *rest in found[0])
-    return Impact(old_kb, new_kb, len(entities), changes, tuple(found[1]))
+    collector = Collector()
+    items = batch.input_items(paths, new_kb, collector, rows=CHUNK)
+    changes: list[Change] = []
+    dropped: list[tuple[str, tuple[str, ...]]] = []
+    count = 0
+    bad = False  # once the input is known to be bad, nothing compared is reported: only problems are kept
+    with batch.UniqueIds() as seen:
+        for answers in batch.spread(batch.tasks(items, CHUNK), jobs, _Comparer, (old_kb, new_kb)):
+            for key, where, diagnostics, found in answers:
+                collector.items.extend(diagnostics)
+                bad = bad or any(d.severity is Severity.ERROR for d in diagnostics)
+                if key is None:
+                    continue
+                count += 1
+                earlier = seen.first_use(key, where)
+                if earlier is not None:
+                    collector.add(Location(*where, 1), "BD307",
+                                  f"entity id '{key[1]}' is also used by {batch.shown_location(earlier)}")
+                    bad = True
+                if bad:
+                    continue
+                ref, entity_changes, lost = found
+                if entity_changes or lost:
+                    ref = EntityRef(*ref)
+                    changes.extend(Change(ref, *change) for change in entity_changes)
+                    if lost:
+                        dropped.append((ref.id, lost))
+    collector.raise_if_errors()
+    return Impact(old_kb, new_kb, count, tuple(changes), tuple(dropped))
 
 
 class _Comparer:
-    """Compares entities (by their index in ``entities``) under two knowledge bases."""
+    """Loads entities under the new knowledge base and compares their outcomes under both (a
+    ``batch.Processor``: one per process)."""
 
-    def __init__(self, old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, entities: list[m.Entity]):
+    def __init__(self, old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase):
         from .inference import Engine
 
-        self.old_kb, self.new_kb, self.entities = old_kb, new_kb, entities
+        self.old_kb, self.new_kb = old_kb, new_kb
         self.old_engine, self.new_engine = Engine(old_kb), Engine(new_kb)
         self.unchanged: dict[str, frozenset[str]] = {}  # entity kind -> facts both knowledge bases read alike
 
-    def __enter__(self) -> "_Comparer":
-        return self
-
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
         self.old_engine.close()
         self.new_engine.close()
 
-    def compare(self, indices) -> tuple[list[tuple], list[tuple[str, tuple[str, ...]]]]:
-        """(index, conclusion, name, old outcome, new outcome, node changes) for each outcome that
-        changes, and (entity id, facts the old schema cannot hold) for each entity that lost some."""
+    def process(self, task: list) -> list[tuple]:
+        """Per entity of the task: ((kind, id), where, problems, what was found) in plain tuples;
+        what was found is None for an entity that could not be read, else ((kind, id, name,
+        source), its changes, the facts the old schema cannot hold)."""
+        from .batch import entities_in
+
+        answers: list[tuple] = []
+        for item in task:
+            for entity, where, diagnostics in entities_in(item, self.new_kb):
+                if entity is None:
+                    answers.append((None, where, diagnostics, None))
+                    continue
+                ref = (entity.kind, entity.id, entity.name, entity.source)
+                answers.append(((entity.kind, entity.id), where, diagnostics, (ref, *self.compare(entity))))
+        return answers
+
+    def compare(self, entity: m.Entity) -> tuple[list[tuple], tuple[str, ...]]:
+        """(conclusion, name, old outcome, new outcome, node changes) for each outcome of the
+        entity that changes, and the facts the old schema cannot hold."""
         changes: list[tuple] = []
-        dropped: list[tuple[str, tuple[str, ...]]] = []
-        for index in indices:
-            entity = self.entities[index]
-            new_result = self.new_engine.evaluate(entity)
-            if entity.kind not in self.unchanged:
-                self.unchanged[entity.kind] = same_facts(self.old_kb, self.new_kb, entity.kind)
-            old_entity, lost = rebase(entity, self.old_kb, self.unchanged[entity.kind])
-            if lost:
-                dropped.append((entity.id, lost))
-            old_result = self.old_engine.evaluate(old_entity) if self.old_kb.packs_for(entity.kind) else None
-            new_outcomes, old_outcomes = _reported(new_result), _reported(old_result)
-            for cid in list(new_outcomes) + [c for c in old_outcomes if c not in new_outcomes]:
-                before, after = old_outcomes.get(cid, ABSENT), new_outcomes.get(cid, ABSENT)
-                if before != after:  # only then are the two trails built and compared
-                    old, new = _decision(old_result, cid), _decision(new_result, cid)
-                    changes.append((index, cid, (new or old).conclusion.name, before, after,
-                                    node_changes(old and old.trail, new and new.trail)))
-        return changes, dropped
-
-
-_worker: _Comparer | None = None  # a worker process's comparer (set by the pool's initializer)
-
-
-def _start_worker(comparer_args) -> None:
-    global _worker
-    _worker = _Comparer(*comparer_args)
-
-
-def _compare_chunk(indices: range):
-    return _worker.compare(indices)
-
-
-def _in_workers(old_kb, new_kb, entities, jobs: int):
-    from . import fork_pool
-
-    chunks = (range(start, min(start + CHUNK, len(entities))) for start in range(0, len(entities), CHUNK))
-    changes: list[tuple] = []
-    dropped: list[tuple[str, tuple[str, ...]]] = []
-    for found_changes, found_dropped in fork_pool.ordered_map(_compare_chunk, chunks, jobs, IN_FLIGHT_PER_JOB,
-                                                              _start_worker, ((old_kb, new_kb, entities),)):
-        changes.extend(found_changes)
-        dropped.extend(found_dropped)
-    return changes, dropped
+        new_result = self.new_engine.evaluate(entity)
+        if entity.kind not in self.unchanged:
+            self.unchanged[entity.kind] = same_facts(self.old_kb, self.new_kb, entity.kind)
+        old_entity, lost = rebase(entity, self.old_kb, self.unchanged[entity.kind])
+        old_result = self.old_engine.evaluate(old_entity) if self.old_kb.packs_for(entity.kind) else None
+        new_outcomes, old_outcomes = _reported(new_result), _reported(old_result)
+        for cid in list(new_outcomes) + [c for c in old_outcomes if c not in new_outcomes]:
+            before, after = old_outcomes.get(cid, ABSENT), new_outcomes.get(cid, ABSENT)
+            if before != after:  # only then are the two trails built and compared
+                old, new = _decision(old_result, cid), _decision(new_result, cid)
+                changes.append((cid, (new or old).conclusion.name, before, after,
+                                node_changes(old and old.trail, new and new.trail)))
+        return changes, lost
 
 
 def _reported(result) -> dict[str, str]:

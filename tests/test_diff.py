@@ -187,7 +187,7 @@ def test_same_facts_names_the_facts_declared_alike(tmp_path):
 def test_workers_find_what_one_process_finds(cli, world, monkeypatch, fmt):
     """Many partners are compared by worker processes, a chunk each: the same changes, in the same
     order, with the same facts unknown to the old schema."""
-    from engine import impact
+    from engine import fork_pool, impact
 
     for i in range(9):  # 12 partners, some of them changing
         source = ["amina.yaml", "bora.yaml", "chui.yaml"][i % 3]
@@ -199,17 +199,19 @@ def test_workers_find_what_one_process_finds(cli, world, monkeypatch, fmt):
                                                "  - name: clients\n    type: integer\n    range: [0, 300]"))
     args = ("diff", world / "old", world / "new", world / "partners", "--format", fmt, "--jobs")
     one = cli(*args, "1")
-    monkeypatch.setattr(impact, "PARALLEL_FROM", 4)
     monkeypatch.setattr(impact, "CHUNK", 5)
-    original, compared = impact._in_workers, []
+    original, tasks = fork_pool.ordered_map, []
 
-    def in_workers(old_kb, new_kb, entities, jobs):
-        compared.append(len(entities))
-        return original(old_kb, new_kb, entities, jobs)
+    def ordered_map(function, task_list, *rest, **named):
+        def counted():
+            for task in task_list:
+                tasks.append(len(task))
+                yield task
+        return original(function, counted(), *rest, **named)
 
-    monkeypatch.setattr(impact, "_in_workers", in_workers)
+    monkeypatch.setattr(fork_pool, "ordered_map", ordered_map)
     workers = cli(*args, "2")
-    assert compared == [12] and one.status == 0 and "x3-amina" in one.out  # a copy of amina changes too
+    assert tasks == [5, 5, 2] and one.status == 0 and "x3-amina" in one.out  # a copy of amina changes too
     assert workers == one
 
 

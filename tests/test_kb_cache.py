@@ -248,10 +248,9 @@ def test_a_spawned_batch_worker_reads_the_cache(cache, monkeypatch):
 
     kb = load_cached(MINI_KB)
     _no_loading(monkeypatch)
-    monkeypatch.setattr(batch, "_worker", None)
-    batch._start_worker(kb.root, kb.sha256, lambda kb, result: result, None)
-    assert batch._worker.kb == kb
-    batch._worker.close()
+    evaluator = batch._spawned_evaluator(kb.root, kb.sha256, lambda kb, result: result, None)
+    assert evaluator.kb == kb
+    evaluator.close()
 
 
 def test_a_command_prints_the_same_with_a_cold_and_a_warm_cache(cache, cli, monkeypatch):

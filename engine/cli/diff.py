@@ -27,7 +27,6 @@ def add_arguments(parser) -> None:
 
 def run(args) -> tuple[str, int]:
     from engine.batch import default_jobs
-    from engine.facts_loader import load_entities
     from engine.impact import checkout_revision, compare
     from engine.kb_cache import load_cached
     from engine.kb_loader import load_knowledge_base
@@ -52,8 +51,7 @@ def run(args) -> tuple[str, int]:
         # a revision checked out into a scratch folder is read once: not worth a cache entry
         old_kb = load_knowledge_base(old_dir) if args.old_rev else load_cached(old_dir)
         new_kb = load_cached(new_dir)
-        entities = load_entities(partners, new_kb)
-        impact = compare(old_kb, new_kb, entities, jobs=args.jobs or default_jobs())
+        impact = compare(old_kb, new_kb, partners, jobs=args.jobs or default_jobs())
     labels = (old_label, str(new_dir))
     if args.format == "json":
         return _json(impact, labels), EXIT_OK
