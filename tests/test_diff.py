@@ -218,3 +218,36 @@ def test_workers_find_what_one_process_finds(cli, world, monkeypatch, fmt):
 def test_jobs_must_be_at_least_one(cli, world):
     result = cli("diff", world / "old", world / "new", world / "partners", "--jobs", "0")
     assert result.status == 2 and "--jobs must be at least 1" in result.err
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_portfolio_is_read_as_it_is_compared_not_all_at_once(world, monkeypatch, jobs):
+    """Memory stays flat: a task of entities is read only when a bounded number are in flight."""
+    from engine import batch, impact
+    from engine.kb_loader import load_knowledge_base
+
+    for i in range(40):
+        text = (world / "partners" / "amina.yaml").read_text().replace("id: ", f"id: m{i:02d}-", 1)
+        (world / "partners" / f"m{i:02d}.yaml").write_text(text)
+    raise_women_threshold(world / "new")
+    monkeypatch.setattr(impact, "CHUNK", 2)
+    original, pulled, ahead = batch.tasks, [], []
+
+    def tasks(items, size):
+        for task in original(items, size):
+            pulled.append(task)
+            yield task
+
+    answered = batch.UniqueIds.first_use
+
+    def first_use(self, key, where):  # called once per entity answered, in input order
+        ahead.append(len(pulled) * 2 - len(ahead))
+        return answered(self, key, where)
+
+    monkeypatch.setattr(batch, "tasks", tasks)
+    monkeypatch.setattr(batch.UniqueIds, "first_use", first_use)
+    found = impact.compare(load_knowledge_base(world / "old"), load_knowledge_base(world / "new"),
+                           [world / "partners"], jobs=jobs)
+    assert found.entities == 43 and len(ahead) == 43
+    assert sum(c.entity.id.startswith("m") for c in found.changes) == 40  # every copy of amina changes
+    assert max(ahead) <= 2 * (2 * jobs * batch.IN_FLIGHT_PER_JOB + 2)  # entities read and not yet answered
