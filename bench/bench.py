@@ -18,7 +18,8 @@ full bundled knowledge base (every pack that evaluates partners). Figures printe
   print them: JSON Lines, measured on a smaller sample because of its size), with peak
   memory (the main process and the largest worker). Wall time includes start-up; the
   start-up alone (one partner) is printed too, and the rate without it;
-* peak memory of the same command at N and at ``--big`` partners (flat means within 10%);
+* peak memory of the same command at N and at ``--big`` partners (flat means within 10%), and
+  of ``badges diff`` (two identical knowledge bases: no change to hold);
 * wall time of ``badges why``, ``badges check`` and ``badges diff`` over 1,000 partners,
   including interpreter start.
 
@@ -271,6 +272,13 @@ def main() -> None:
             one_job, _ = run_cli(["evaluate", str(big), "--format", "csv", "--jobs", "1"], repeat=1, warm_up=False)
             print(f"({options.big:,} partners took {seconds:.1f} s with --jobs 2, "
                   f"{rate(options.big, seconds).strip()}; {one_job:.1f} s with --jobs 1: {one_job / seconds:.2f}x)")
+            diff = ["diff", "knowledge_base", "knowledge_base"]
+            _, diff_small = run_cli(diff + [str(small), "--format", "csv", "--jobs", "2"], repeat=1)
+            diff_seconds, diff_big = run_cli(diff + [str(big), "--format", "csv", "--jobs", "2"], repeat=1,
+                                             warm_up=False)
+            growth = diff_big["self_kib"] / diff_small["self_kib"] - 1
+            print(f"badges diff, main process: {diff_small['self_kib'] / 1024:.1f} MiB -> "
+                  f"{diff_big['self_kib'] / 1024:.1f} MiB ({growth:+.1%}); {options.big:,} partners in {diff_seconds:.1f} s")
 
         print("\n-- start-up (wall, interpreter start included, median of 5)")
         print(f"badges why examples/partners/crecer.yaml client-voice   {start_up(['why', 'examples/partners/crecer.yaml', 'client-voice']):.3f} s")
