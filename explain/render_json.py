@@ -17,8 +17,16 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+_cites: dict[Citation, dict] = {}  # a knowledge base's few hundred citations, each made into data once
+
+
 def cite_data(cite: Citation | None) -> dict | None:
-    return None if cite is None else _clean({"source": cite.source, "section": cite.section, "quote": cite.quote})
+    if cite is None:
+        return None
+    found = _cites.get(cite)
+    if found is None:
+        found = _cites[cite] = _clean({"source": cite.source, "section": cite.section, "quote": cite.quote})
+    return dict(found)  # a copy: callers may change what they are given
 
 
 def evidence_data(evidence: Evidence | None) -> dict | None:
@@ -32,28 +40,47 @@ def evidence_data(evidence: Evidence | None) -> dict | None:
 def read_data(read: FactRead | None) -> dict | None:
     if read is None:
         return None
-    return _clean({"name": read.name, "type": read.type, "known": read.known, "value": _plain(read.value),
-                   "unit": read.unit, "evidence": evidence_data(read.evidence)})
+    data = {"name": read.name, "type": read.type, "known": read.known}
+    if read.value is not None:
+        data["value"] = _plain(read.value)
+    if read.unit is not None:
+        data["unit"] = read.unit
+    if read.evidence is not None:
+        evidence = evidence_data(read.evidence)
+        if evidence is not None:
+            data["evidence"] = evidence
+    return data
 
 
 def node_data(node: TrailNode) -> dict:
-    return _clean({
-        "id": node.id,
-        "kind": node.kind,
-        "value": node.value.value,
-        "deciding": node.deciding,
-        "description": node.description,
-        "cite": cite_data(node.cite),
-        "count": node.count,
-        "fact": read_data(node.fact),
-        "op": node.op,
-        "threshold": _plain(node.threshold),
-        "other_fact": read_data(node.other),
-        "conclusion": trail_data(node.conclusion) if node.conclusion is not None else None,
-        "outcomes": _plain(node.outcomes),
-        "level": node.level,
-        "children": [node_data(c) for c in node.children] if node.children else None,
-    })
+    """A node as data: its fields that are set, in a fixed order (a trail has some 200 nodes
+    per entity: each key is added only when present, not filtered out afterwards)."""
+    data = {"id": node.id, "kind": node.kind, "value": node.value.value}
+    if node.deciding is not None:
+        data["deciding"] = node.deciding
+    if node.description is not None:
+        data["description"] = node.description
+    if node.cite is not None:
+        data["cite"] = cite_data(node.cite)
+    if node.count is not None:
+        data["count"] = node.count
+    if node.fact is not None:
+        data["fact"] = read_data(node.fact)
+    if node.op is not None:
+        data["op"] = node.op
+    if node.threshold is not None:
+        data["threshold"] = _plain(node.threshold)
+    if node.other is not None:
+        data["other_fact"] = read_data(node.other)
+    if node.conclusion is not None:
+        data["conclusion"] = trail_data(node.conclusion)
+    if node.outcomes is not None:
+        data["outcomes"] = list(node.outcomes)
+    if node.level is not None:
+        data["level"] = node.level
+    if node.children:
+        data["children"] = [node_data(c) for c in node.children]
+    return data
 
 
 def trail_data(trail: ConclusionTrail) -> dict:
