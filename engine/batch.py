@@ -103,6 +103,19 @@ def entities_in(item: Item, kb: m.KnowledgeBase) -> Iterator[tuple[m.Entity | No
             yield row_entity(row, kb, row_collector), (row.path, row.line), tuple(row_collector.items)
 
 
+def answers_for(task: list[Item], kb: m.KnowledgeBase, work: Callable[[m.Entity], Any]) -> list[tuple]:
+    """Per entity of the task's items: ((kind, id), where, its problems, ``work(entity)``), and
+    (None, where, its problems, None) for an entity that could not be read."""
+    answers: list[tuple] = []
+    for item in task:
+        for entity, where, diagnostics in entities_in(item, kb):
+            if entity is None:
+                answers.append((None, where, diagnostics, None))
+            else:
+                answers.append(((entity.kind, entity.id), where, diagnostics, work(entity)))
+    return answers
+
+
 class Evaluator:
     """Turns items into outcomes: load, validate, evaluate on durable_rules, render. One per process."""
 
@@ -120,17 +133,13 @@ class Evaluator:
     def process(self, items: list[Item]) -> list[tuple]:
         """The outcome of every entity of ``items``, as a plain tuple of ``Outcome``'s fields:
         a named tuple is pickled through a Python method each, three times a tuple's cost."""
-        outcomes: list[tuple] = []
-        for item in items:
-            for entity, where, diagnostics in entities_in(item, self.kb):
-                if entity is None:
-                    outcomes.append((None, where, diagnostics, None))
-                    continue
-                result = self.engine.evaluate(entity)
-                if self.pack:
-                    result = result.only_pack(self.pack)
-                outcomes.append(((entity.kind, entity.id), where, diagnostics, self.render(self.kb, result)))
-        return outcomes
+        return answers_for(items, self.kb, self._payload)
+
+    def _payload(self, entity: m.Entity) -> Any:
+        result = self.engine.evaluate(entity)
+        if self.pack:
+            result = result.only_pack(self.pack)
+        return self.render(self.kb, result)
 
 
 def _spawned_evaluator(root: str, sha256: str, render: Render, pack: str | None) -> Evaluator:

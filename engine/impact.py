@@ -132,17 +132,12 @@ class _Comparer:
         """Per entity of the task: ((kind, id), where, problems, what was found) in plain tuples;
         what was found is None for an entity that could not be read, else ((kind, id, name,
         source), its changes, the facts the old schema cannot hold)."""
-        from .batch import entities_in
+        from .batch import answers_for
 
-        answers: list[tuple] = []
-        for item in task:
-            for entity, where, diagnostics in entities_in(item, self.new_kb):
-                if entity is None:
-                    answers.append((None, where, diagnostics, None))
-                    continue
-                ref = (entity.kind, entity.id, entity.name, entity.source)
-                answers.append(((entity.kind, entity.id), where, diagnostics, (ref, *self.compare(entity))))
-        return answers
+        return answers_for(task, self.new_kb, self._found)
+
+    def _found(self, entity: m.Entity) -> tuple:
+        return ((entity.kind, entity.id, entity.name, entity.source), *self.compare(entity))
 
     def compare(self, entity: m.Entity) -> tuple[list[tuple], tuple[str, ...]]:
         """(conclusion, name, old outcome, new outcome, node changes) for each outcome of the
