@@ -29,7 +29,11 @@ _END = object()
 
 
 class WorkerError(RuntimeError):
-    """A worker raised (the message carries its traceback) or ended without answering."""
+    """A worker raised an exception that cannot be pickled (the message carries its traceback)."""
+
+
+class WorkerLost(WorkerError):
+    """A worker ended before answering all its tasks: killed (by the out-of-memory killer, say)."""
 
 
 def available() -> bool:
@@ -69,7 +73,7 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int,
                 order.popleft()
                 yield head.take()
             elif head.dead:
-                raise WorkerError(head.dead)
+                raise WorkerLost(head.dead)
             else:
                 _wait(workers)
         finished = True

@@ -318,3 +318,25 @@ def test_a_reader_that_stops_early_ends_the_batch_quietly(tmp_path, jobs):
         err = process.stderr.read()
         status = process.wait(timeout=60)
     assert (status, err) == (141, b"")
+
+
+def test_a_worker_the_system_kills_is_reported_plainly(cli, tmp_path, monkeypatch, small_chunks):
+    """A worker that ends without answering (the out-of-memory killer, say) stops the batch with
+    a message saying so: not a traceback, not a defect report."""
+    import os
+
+    from tests.conftest import MINI_KB
+
+    payload = batch.Evaluator._payload
+
+    def dies_on_e005(self, entity):
+        if entity.id == "e005":
+            os._exit(9)
+        return payload(self, entity)
+
+    monkeypatch.setattr(batch.Evaluator, "_payload", dies_on_e005)
+    result = cli("evaluate", _jsonl(tmp_path, 20), "--kb", MINI_KB, "--format", "csv", "--jobs", "2")
+    assert result.status == 3
+    assert result.err.startswith("badges: a worker process (pid ")
+    assert "ended without finishing its work (exit status 9). Run again" in result.err
+    assert "defect" not in result.err and "Traceback" not in result.err

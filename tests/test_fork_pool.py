@@ -147,7 +147,7 @@ def _die_at_three(task: int) -> int:
 
 
 def test_a_worker_that_dies_ends_the_map_with_an_error_naming_its_exit(forked):
-    with pytest.raises(fork_pool.WorkerError, match=r"ended without finishing its work \(exit status 7\)"):
+    with pytest.raises(fork_pool.WorkerLost, match=r"ended without finishing its work \(exit status 7\)"):
         list(fork_pool.ordered_map(_die_at_three, range(10), 2, in_flight=1))
     assert _all_reaped(forked)
 

@@ -75,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
     except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
+        from engine.fork_pool import WorkerLost
+
         if args.debug:
             raise
+        if isinstance(error, WorkerLost):  # the system ended it: no defect to report
+            sys.stderr.write(f"badges: {error}. Run again (with fewer --jobs if memory is short).\n")
+            return EXIT_INTERNAL
         sys.stderr.write(f"badges: internal error: {type(error).__name__}: {error}\n"
                          "This is a defect in badges, not in your input. Run again with --debug for details.\n")
         return EXIT_INTERNAL
