@@ -181,9 +181,25 @@ def test_unknown_pack_is_a_usage_error(cli):
     assert "unknown pack 'dem' (did you mean 'demo'?)" in result.err
 
 
-def test_help_exits_0(cli):
-    result = cli("--help")
-    assert result.status == 0 and "evaluate" in result.out and "why" in result.out
+@pytest.mark.parametrize("argv", [["--help"], ["-h", "why"], ["--debug", "--help", "evaluate"]])
+def test_help_exits_0_and_lists_every_command(cli, argv):
+    from engine.cli import COMMANDS
+
+    result = cli(*argv)
+    assert result.status == 0 and all(f"    {name} " in result.out for name in COMMANDS)
+
+
+def test_a_mistyped_command_is_refused_with_every_command_listed(cli):
+    from engine.cli import COMMANDS
+
+    result = cli("evaluat", "x.yaml")
+    assert result.status == 2 and "invalid choice: 'evaluat'" in result.err
+    assert all(f"'{name}'" in result.err for name in COMMANDS)
+
+
+def test_a_command_s_own_help_shows_its_arguments(cli):
+    result = cli("evaluate", "--help")
+    assert result.status == 0 and "--jobs" in result.out and "usage: badges evaluate" in result.out
 
 
 def test_internal_error_is_reported_without_a_traceback(cli, monkeypatch):
