@@ -19,22 +19,35 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def facts_paths(paths: Iterable[str | Path], collector: Collector) -> list[Path]:
     """Expand files and folders (their facts files, sorted) into a list of files."""
-    found: list[Path] = []
+    found: list[tuple[Path, Path]] = []  # (as named, where it really is)
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix in FACTS_SUFFIXES and p.is_file())
+            inside = sorted(_facts_in(path))
             if not inside:
                 collector.add(Location(str(path)), "BD008",
                               f"folder holds no facts files ({', '.join(FACTS_SUFFIXES)})")
             found.extend(inside)
         elif path.is_file():
-            found.append(path)
+            found.append((path, path.resolve()))
         else:
             collector.add(Location(str(path)), "BD008", "no such file or folder")
     # a file named twice (or also inside a folder named) is one entity, read once
-    unique = {p.resolve(): p for p in reversed(found)}
-    return [p for p in found if unique[p.resolve()] is p]
+    unique = {real: path for path, real in reversed(found)}
+    return [path for path, real in found if unique[real] is path]
+
+
+def _facts_in(folder: Path) -> Iterator[tuple[Path, Path]]:
+    """The facts files in ``folder``, each with where it really is: the folder resolved once
+    and the file's name, but for a link (resolving each file cost 25 us)."""
+    import os
+
+    real_folder = folder.resolve()
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            path = folder / entry.name
+            if path.suffix in FACTS_SUFFIXES and entry.is_file():  # is_file follows a link, as Path.is_file
+                yield path, (path.resolve() if entry.is_symlink() else real_folder / entry.name)
 
 
 def load_entities(paths: Iterable[str | Path], kb: m.KnowledgeBase) -> list[m.Entity]:

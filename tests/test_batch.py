@@ -340,3 +340,36 @@ def test_a_worker_the_system_kills_is_reported_plainly(cli, tmp_path, monkeypatc
     assert result.err.startswith("badges: a worker process (pid ")
     assert "ended without finishing its work (exit status 9). Run again" in result.err
     assert "defect" not in result.err and "Traceback" not in result.err
+
+
+def test_facts_paths_lists_each_facts_file_once_in_order(tmp_path):
+    """Folders give their facts files sorted (not other files, nor folders named like one); a
+    file met again, by another name or through a link, is read once, where first met."""
+    from engine.facts_loader import facts_paths
+
+    folder, elsewhere = tmp_path / "partners", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    for name in ("b.yaml", "a.json", "c.yml", "notes.txt"):
+        (folder / name).write_text("kind: partner\n")
+    (folder / "d.yaml").mkdir()  # a folder, not a facts file
+    (elsewhere / "e.yaml").write_text("kind: partner\n")
+    (folder / "z-link.yaml").symlink_to(elsewhere / "e.yaml")  # the same file as elsewhere/e.yaml
+    (folder / "aa-link.yaml").symlink_to(folder / "b.yaml")  # the same file as b.yaml, met first
+    (tmp_path / "linked").symlink_to(folder)  # the same folder under another name
+
+    collector = Collector()
+    found = facts_paths([elsewhere / "e.yaml", folder, tmp_path / "linked", folder / "c.yml"], collector)
+    assert [str(p.relative_to(tmp_path)) for p in found] == [
+        "elsewhere/e.yaml", "partners/a.json", "partners/aa-link.yaml", "partners/c.yml"]
+    assert collector.items == []
+
+
+def test_facts_paths_reports_a_missing_path_and_a_folder_without_facts(tmp_path):
+    from engine.facts_loader import facts_paths
+
+    (tmp_path / "empty").mkdir()
+    collector = Collector()
+    assert facts_paths([tmp_path / "empty", tmp_path / "missing.yaml"], collector) == []
+    assert [(d.code, d.message) for d in collector.items] == [
+        ("BD008", "folder holds no facts files (.yaml, .yml, .json)"), ("BD008", "no such file or folder")]
