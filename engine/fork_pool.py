@@ -49,8 +49,11 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int,
     ``initializer(*initargs)`` runs once in each child first. An exception in a child is
     raised here, in its task's turn (a ``WorkerError`` if it cannot be pickled).
     """
+    if jobs < 1 or in_flight < 1:
+        raise ValueError(f"jobs and in_flight must be at least 1, not {jobs} and {in_flight}")
     workers = _fork_all(jobs, function, initializer, initargs)
-    order: deque[_Worker] = deque()  # the worker of every task sent and not yet yielded, in task order
+    # per task sent and not yet yielded, in task order: its worker, or why it could not be sent
+    order: deque[_Worker | _Unsent] = deque()
     tasks = iter(tasks)
     more = True
     finished = False
@@ -60,15 +63,22 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int,
                 worker = min(workers, key=_Worker.load)
                 if worker.unanswered >= in_flight:
                     break
-                task = next(tasks, _END)
+                try:
+                    task = next(tasks, _END)
+                    if task is not _END:
+                        worker.send(task)
+                except Exception as error:  # noqa: BLE001 - raised in its turn, after the results before it
+                    order.append(_Unsent(error))
+                    task = _END
                 if task is _END:
                     more = False
                     break
-                worker.send(task)
                 order.append(worker)
             if not order:
                 break
             head = order[0]
+            if isinstance(head, _Unsent):
+                raise head.error
             if head.answers:
                 order.popleft()
                 yield head.take()
@@ -82,21 +92,34 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int,
             worker.close(kill=not finished)
 
 
+class _Unsent:
+    """The place of a task that could not be sent: the task list raised, or the task does not pickle."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
 def _wait(workers: list["_Worker"]) -> None:
-    """Until some worker's next answer is read: meanwhile, write what the task pipes can take."""
+    """Until some worker's next answer is read: meanwhile, write what the task pipes can take.
+    (``poll``, not ``select``: a process with many files open has descriptors past 1024.)"""
     import select
 
     while True:
-        behind = [w for w in workers if w.unsent]
-        waiting = [w for w in workers if w.unanswered and not w.dead]
-        readable, writable, _ = select.select([w.results for w in waiting], [w.tasks for w in behind], [])
-        for w in behind:
-            if w.tasks in writable:
-                w.flush()
-        for w in waiting:
-            if w.results in readable:
-                w.read_answer()
-        if readable:
+        poller = select.poll()
+        waiting = {w.results: w for w in workers if w.unanswered and not w.dead}
+        behind = {w.tasks: w for w in workers if w.unsent}
+        for fd in waiting:
+            poller.register(fd, select.POLLIN)
+        for fd in behind:
+            poller.register(fd, select.POLLOUT)
+        answered = False
+        for fd, _ in poller.poll():  # a closed pipe reports POLLHUP or POLLERR: read or write says how
+            if fd in behind:
+                behind[fd].flush()
+            if fd in waiting:
+                waiting[fd].read_answer()
+                answered = True
+        if answered:
             return
 
 
@@ -108,8 +131,9 @@ class _Worker:
     def __init__(self, pid: int, tasks_fd: int, results_fd: int):
         self.pid = pid
         self.tasks = tasks_fd
-        os.set_blocking(tasks_fd, False)
         self.results = results_fd
+        _PARENT_ENDS.update((tasks_fd, results_fd))
+        os.set_blocking(tasks_fd, False)
         self._reader = open(results_fd, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self.unsent: deque[memoryview] = deque()
         self.unanswered = 0  # tasks sent whose answer is not read yet
@@ -178,6 +202,7 @@ class _Worker:
         if kill:
             _signal(self.pid)
         self.unsent.clear()
+        _PARENT_ENDS.difference_update((self.tasks, self.results))
         os.close(self.tasks)
         self._reader.close()
         try:
@@ -186,24 +211,46 @@ class _Worker:
             pass
 
 
+_PARENT_ENDS: set[int] = set()  # this process's ends of every live pool's pipes: no child keeps them open
+
+
 def _fork_all(jobs: int, function, initializer, initargs) -> list[_Worker]:
-    """Fork the children; each closes the pipe ends of the ones forked before it, so that a
-    child sees the end of its task pipe once this process closes it."""
+    """Fork the children. Each closes every pipe end this process holds for a pool (its
+    siblings' among them), so that a child sees the end of its task pipe once this process
+    closes it. Ctrl-C is held back while forking: a child ignores it, the parent then gets it."""
+    import signal
+
     workers: list[_Worker] = []
+    blocked = hasattr(signal, "pthread_sigmask")
     try:
         for _ in range(jobs):
             task_read, task_write = os.pipe()
             result_read, result_write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                for fd in (task_write, result_read, *(fd for w in workers for fd in (w.tasks, w.results))):
+            unowned = [task_read, task_write, result_read, result_write]  # closed here if no worker holds them
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                pid = os.fork()
+                if pid == 0:  # the child: never returns, whatever happens
+                    try:
+                        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C: it closes the pipes
+                        for fd in (task_write, result_read, *_PARENT_ENDS):
+                            os.close(fd)
+                        _child(task_read, result_write, function, initializer, initargs)
+                    finally:
+                        os._exit(1)
+                for fd in (task_read, result_write):  # the child's ends
+                    unowned.remove(fd)
                     os.close(fd)
-                _child(task_read, result_write, function, initializer, initargs)
-            os.close(task_read)
-            os.close(result_write)
+                workers.append(_Worker(pid, task_write, result_read))
+                unowned.clear()
+            finally:
+                for fd in unowned:
+                    os.close(fd)
+                if blocked:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             _widen(task_write)
             _widen(result_read)
-            workers.append(_Worker(pid, task_write, result_read))
     except BaseException:
         for worker in workers:
             worker.close(kill=True)
@@ -227,9 +274,6 @@ def _child(task_fd: int, result_fd: int, function, initializer, initargs) -> Non
     """A worker's life: answer each task on its pipe until the pipe ends, then exit."""
     status = 0
     try:
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes the pipes
         tasks = os.fdopen(task_fd, "rb")
         results = os.fdopen(result_fd, "wb", buffering=0)
         try:
@@ -242,21 +286,25 @@ def _child(task_fd: int, result_fd: int, function, initializer, initargs) -> Non
             head = tasks.read(_LENGTH)
             if len(head) < _LENGTH:
                 break
-            task = pickle.loads(tasks.read(int.from_bytes(head, "little")))
+            body = tasks.read(int.from_bytes(head, "little"))
             try:
-                answer = (True, function(task))
-            except BaseException as error:
-                answer = (False, _failure(error))
-            _answer(results, *answer)
+                data = _message(True, function(pickle.loads(body)))
+            except BaseException as error:  # the task's own failure, or a result that does not pickle
+                data = _message(False, _failure(error))
+            _write_all(results, data)
     except BaseException:
         status = 1
     finally:
         os._exit(status)  # no atexit handlers, no flushing of what the parent had buffered
 
 
-def _answer(results, ok: bool, value: Any) -> None:
+def _message(ok: bool, value: Any) -> bytes:
     data = pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
-    _write_all(results, len(data).to_bytes(_LENGTH, "little") + data)
+    return len(data).to_bytes(_LENGTH, "little") + data
+
+
+def _answer(results, ok: bool, value: Any) -> None:
+    _write_all(results, _message(ok, value))
 
 
 def _write_all(pipe, data: bytes) -> None:
@@ -271,6 +319,10 @@ def _failure(error: BaseException) -> tuple[BaseException | None, str]:
     import traceback
 
     trace = traceback.format_exc()
+    # SystemExit, KeyboardInterrupt or a broken pipe raised again here would pass for this
+    # process's own (an exit, Ctrl-C, stdout closed): they travel as a WorkerError
+    if not isinstance(error, Exception) or isinstance(error, BrokenPipeError):
+        return None, trace
     try:
         pickle.loads(pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:  # noqa: BLE001 - an exception that cannot travel: its traceback says what it was

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import time
 
@@ -166,3 +167,93 @@ def test_leaving_early_stops_and_reaps_every_worker(forked):
     assert next(results)[0] == 0
     results.close()
     assert _all_reaped(forked)
+
+
+def _lambda_result(task: int):
+    return lambda: task  # a local function: it cannot be pickled
+
+
+def test_a_result_that_cannot_be_pickled_is_reported_as_the_pickling_error(forked):
+    with pytest.raises((AttributeError, pickle.PicklingError), match="pickle") as caught:
+        list(fork_pool.ordered_map(_lambda_result, range(3), 2, in_flight=1))
+    assert "_message" in str(caught.value.__cause__)  # not a lost worker: the worker said why
+    assert _all_reaped(forked)
+
+
+def _failing_tasks(count: int):
+    yield from range(count)
+    raise OSError("the input could not be read further")
+
+
+def test_a_task_list_that_fails_is_raised_in_its_turn_after_every_result_before_it(forked):
+    seen = []
+    with pytest.raises(OSError, match="could not be read further"):
+        for result in fork_pool.ordered_map(abs, _failing_tasks(10), 2, in_flight=2):
+            seen.append(result)
+    assert seen == list(range(10))
+    assert _all_reaped(forked)
+
+
+def _exits(task: int):
+    raise SystemExit(4)
+
+
+def test_an_exit_in_a_worker_is_not_taken_for_this_process_s_own(forked):
+    with pytest.raises(fork_pool.WorkerError, match="SystemExit: 4"):
+        list(fork_pool.ordered_map(_exits, range(3), 2, in_flight=1))
+    assert _all_reaped(forked)
+
+
+def test_two_pools_alive_at_once_end_each_on_its_own(forked):
+    """The second pool's workers do not hold the first pool's pipes open."""
+    first = fork_pool.ordered_map(abs, range(-4, 0), 1, 1)
+    assert next(first) == 4
+    second = fork_pool.ordered_map(abs, range(-3, 0), 1, 1)
+    assert next(second) == 3
+    assert list(first) == [3, 2, 1] and list(second) == [2, 1]
+    assert _all_reaped(forked)
+
+
+def test_pipes_numbered_past_1024_are_waited_on(forked):
+    """A process with many files open: its pools' descriptors are past select()'s limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("this machine allows fewer than 1200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert list(fork_pool.ordered_map(_uneven, range(20), 2, in_flight=2))[-1][0] == 19
+        assert min(forked) > 0
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert _all_reaped(forked)
+
+
+@pytest.mark.parametrize(("jobs", "in_flight"), [(0, 1), (2, 0)])
+def test_no_workers_or_no_tasks_in_flight_is_refused(jobs, in_flight):
+    with pytest.raises(ValueError, match="at least 1"):
+        list(fork_pool.ordered_map(abs, range(3), jobs, in_flight))
+
+
+def test_a_fork_that_fails_leaves_no_pipe_open_and_no_worker_behind(forked, monkeypatch):
+    real_fork, calls, pids = os.fork, [], []
+
+    def fork():
+        calls.append(1)
+        if len(calls) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        pid = real_fork()
+        pids.append(pid)
+        return pid
+
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(BlockingIOError):
+        list(fork_pool.ordered_map(abs, range(3), 2, in_flight=1))
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
+    assert _all_reaped(pids) and not fork_pool._PARENT_ENDS  # the one child forked was stopped, its pipes closed
