@@ -19,25 +19,23 @@ def kb_data(kb) -> dict:
 
 def results_data(kb, results) -> dict:
     """The JSON contract: knowledge_base identity and one entry per entity."""
+    return {"knowledge_base": kb_data(kb), "results": [_result_data(r) for r in results]}
+
+
+def _result_data(r) -> dict:
+    shared: dict = {}  # the entity's derived trails, each made into data once (trail_data)
     return {
-        "knowledge_base": kb_data(kb),
-        "results": [
+        "entity": {"id": r.entity.id, "name": r.entity.name, "kind": r.entity.kind, "source": r.entity.source},
+        "decisions": [
             {
-                "entity": {"id": r.entity.id, "name": r.entity.name, "kind": r.entity.kind,
-                           "source": r.entity.source},
-                "decisions": [
-                    {
-                        "badge": d.conclusion.id,
-                        "name": d.conclusion.name,
-                        "outcome": d.outcome,
-                        "rule": {"id": d.conclusion.id, "version": d.conclusion.version,
-                                 "file": d.conclusion.file, "line": d.conclusion.line},
-                        "trail": trail_data(d.trail),
-                    }
-                    for d in r.decisions
-                ],
+                "badge": d.conclusion.id,
+                "name": d.conclusion.name,
+                "outcome": d.outcome,
+                "rule": {"id": d.conclusion.id, "version": d.conclusion.version,
+                         "file": d.conclusion.file, "line": d.conclusion.line},
+                "trail": trail_data(d.trail, shared),
             }
-            for r in results
+            for d in r.decisions
         ],
     }
 

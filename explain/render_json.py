@@ -52,7 +52,7 @@ def read_data(read: FactRead | None) -> dict | None:
     return data
 
 
-def node_data(node: TrailNode) -> dict:
+def node_data(node: TrailNode, shared: dict | None = None) -> dict:
     """A node as data: its fields that are set, in a fixed order (a trail has some 200 nodes
     per entity: each key is added only when present, not filtered out afterwards)."""
     data = {"id": node.id, "kind": node.kind, "value": node.value.value}
@@ -73,19 +73,26 @@ def node_data(node: TrailNode) -> dict:
     if node.other is not None:
         data["other_fact"] = read_data(node.other)
     if node.conclusion is not None:
-        data["conclusion"] = trail_data(node.conclusion)
+        data["conclusion"] = trail_data(node.conclusion, shared)
     if node.outcomes is not None:
         data["outcomes"] = list(node.outcomes)
     if node.level is not None:
         data["level"] = node.level
     if node.children:
-        data["children"] = [node_data(c) for c in node.children]
+        data["children"] = [node_data(c, shared) for c in node.children]
     return data
 
 
-def trail_data(trail: ConclusionTrail) -> dict:
+def trail_data(trail: ConclusionTrail, shared: dict | None = None) -> dict:
+    """A conclusion's trail as data. With ``shared`` (one dict for one entity's trails), a
+    derived conclusion's trail, which every conclusion reading it holds, is made into data
+    once, and the same dict is used each time (read it, do not change it)."""
+    if shared is not None:
+        found = shared.get(id(trail))
+        if found is not None:
+            return found[1]
     rule = trail.rule
-    return {
+    data = {
         "conclusion": trail.conclusion,
         "name": trail.name,
         "kind": trail.kind,
@@ -96,5 +103,8 @@ def trail_data(trail: ConclusionTrail) -> dict:
         "rule": {"id": rule.id, "version": rule.version, "file": rule.file, "line": rule.line,
                  "effective": rule.effective, "owner": rule.owner, "sha256": rule.sha256},
         "cite": cite_data(trail.cite),
-        "root": node_data(trail.root),
+        "root": node_data(trail.root, shared),
     }
+    if shared is not None:
+        shared[id(trail)] = (trail, data)  # the trail kept alive: its id names no other object meanwhile
+    return data
