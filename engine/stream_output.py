@@ -52,8 +52,9 @@ def entry_data(kb, result) -> dict:
 
 
 def render_json(kb, result) -> str:
-    text = json.dumps(entry_data(kb, result), indent=2, ensure_ascii=False)
-    return "\n".join("    " + line for line in text.split("\n"))  # nested two levels deep in the document
+    from explain import indented_json
+
+    return "    " + indented_json.dumps(entry_data(kb, result), "    ")  # nested two levels deep in the document
 
 
 def render_jsonl(kb, result) -> str:

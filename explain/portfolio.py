@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 from collections import Counter
 import io
-import json
 
 from .render_json import trail_data
 from .words import OUTCOME_WORDS, TONE_STYLES, decision_label, decision_tone
@@ -41,7 +40,9 @@ def _result_data(r) -> dict:
 
 
 def to_json(kb, results) -> str:
-    return json.dumps(results_data(kb, results), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    from . import indented_json
+
+    return indented_json.dumps(results_data(kb, results)) + "\n"
 
 
 def _csv_fields(*fields) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 from .common import EXIT_OK, UsageError, console
@@ -80,7 +79,9 @@ def _json(impact, labels) -> str:
                     for cid, counts in impact.summary().items()},
         "facts_unknown_to_old": {entity: list(names) for entity, names in impact.dropped},
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    from explain import indented_json
+
+    return indented_json.dumps(data) + "\n"
 
 
 def _csv(impact) -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 from .common import EXIT_OK, KB_HELP, console, load_kb, unknown_choice
@@ -56,7 +55,9 @@ def run(args) -> tuple[str, int]:
         data = {"entity": {"id": entity.id, "name": entity.name, "kind": entity.kind, "source": entity.source},
                 "knowledge_base": {"name": kb.name, "version": kb.version, "sha256": kb.sha256},
                 "trail": trail_data(trail), "to_qualify": render_qualify.qualify_data(to_qualify)}
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n", EXIT_OK
+        from explain import indented_json
+
+        return indented_json.dumps(data) + "\n", EXIT_OK
     if args.format == "md":
         text = render_markdown(trail, entity.name, full=args.full)
         return text + ("\n" + render_qualify.render_markdown(to_qualify) if to_qualify else ""), EXIT_OK
