@@ -15,7 +15,7 @@ import tarfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 from . import model as m
 from .diagnostics import Collector, Diagnostic, InvalidInput, Location
@@ -71,14 +71,16 @@ class Impact:
 CHUNK = 128  # facts files, or table rows, a task compares
 
 
-def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, paths: Iterable[str | Path], jobs: int = 1) -> Impact:
+def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, paths: Iterable[str | Path], jobs: int = 1,
+            advance: Callable[[int], None] | None = None) -> Impact:
     """Evaluate every entity under ``paths`` (facts files, folders of them, tables; loaded under
     ``new_kb``) under both knowledge bases and list what changed. Raises InvalidInput with every
     problem of the input (a file that cannot be read, a bad entity, an id used twice).
 
     The input is read as it is compared, ``CHUNK`` entities a task; with ``jobs`` > 1 and more
     than one task, forked worker processes (each inheriting both knowledge bases) load and
-    compare the tasks and send back only what changed."""
+    compare the tasks and send back only what changed. ``advance(n)`` is told of every ``n``
+    entities read (a progress bar)."""
     from . import batch
     from .diagnostics import Severity
 
@@ -90,6 +92,8 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, paths: Iterable[st
     bad = False  # once the input is known to be bad, nothing compared is reported: only problems are kept
     with batch.UniqueIds() as seen:
         for answers in batch.spread(batch.tasks(items, CHUNK), jobs, _Comparer, (old_kb, new_kb)):
+            if advance is not None:
+                advance(len(answers))
             for key, where, diagnostics, found in answers:
                 collector.items.extend(diagnostics)
                 bad = bad or any(d.severity is Severity.ERROR for d in diagnostics)

@@ -246,8 +246,9 @@ def test_the_portfolio_is_read_as_it_is_compared_not_all_at_once(world, monkeypa
 
     monkeypatch.setattr(batch, "tasks", tasks)
     monkeypatch.setattr(batch.UniqueIds, "first_use", first_use)
+    told = []
     found = impact.compare(load_knowledge_base(world / "old"), load_knowledge_base(world / "new"),
-                           [world / "partners"], jobs=jobs)
-    assert found.entities == 43 and len(ahead) == 43
+                           [world / "partners"], jobs=jobs, advance=told.append)
+    assert found.entities == 43 and len(ahead) == 43 and sum(told) == 43  # told.append: the progress bar's advance
     assert sum(c.entity.id.startswith("m") for c in found.changes) == 40  # every copy of amina changes
     assert max(ahead) <= 2 * (2 * jobs * batch.IN_FLIGHT_PER_JOB + 2)  # entities read and not yet answered

@@ -25,10 +25,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> tuple[str, int]:
-    from engine.batch import default_jobs
+    import contextlib
+
+    from engine.batch import default_jobs, estimate_count
     from engine.impact import checkout_revision, compare
     from engine.kb_cache import load_cached
     from engine.kb_loader import load_knowledge_base
+
+    from .progress import progress
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -50,7 +54,15 @@ def run(args) -> tuple[str, int]:
         # a revision checked out into a scratch folder is read once: not worth a cache entry
         old_kb = load_knowledge_base(old_dir) if args.old_rev else load_cached(old_dir)
         new_kb = load_cached(new_dir)
-        impact = compare(old_kb, new_kb, partners, jobs=args.jobs or default_jobs())
+        with contextlib.ExitStack() as stack:
+            bar = []  # the progress bar, started once the workers are: its thread must not be forked
+
+            def advance(count: int) -> None:
+                if not bar:
+                    bar.append(stack.enter_context(progress("comparing", lambda: estimate_count(partners))))
+                bar[0](count)
+
+            impact = compare(old_kb, new_kb, partners, jobs=args.jobs or default_jobs(), advance=advance)
     labels = (old_label, str(new_dir))
     if args.format == "json":
         return _json(impact, labels), EXIT_OK
