@@ -36,8 +36,9 @@ Render = Callable[[m.KnowledgeBase, Any], Any]  # (kb, EntityResult) -> what the
 class Outcome(NamedTuple):
     """What became of one input item: its rendered result, or the problems that stopped it.
 
-    A named tuple of plain values: one per entity comes back from a worker, and the main
-    process unpickles tuples, strings and numbers in C (a Location each cost a call into Python)."""
+    Plain values: a worker sends one per entity as a plain tuple of these fields, which the
+    main process unpickles in C (a Location, or the named tuple itself, each cost a call into
+    Python) and makes an ``Outcome`` again."""
 
     key: tuple[str, str] | None  # (kind, id) of the entity, when it could be read
     where: tuple[str, int]  # (path, line) where the entity starts (for a duplicate-id diagnostic)
