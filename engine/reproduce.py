@@ -153,7 +153,8 @@ class Reproducer:
         from explain.render_json import trail_data
 
         now = json.loads(canonical(trail_data(trail)))
-        differences = tuple(trail_differences(record["trail"], now))
+        # the same trail, as nearly every record's is, differs in nothing: no need to walk both
+        differences = () if now == record["trail"] else tuple(trail_differences(record["trail"], now))
         if record["outcome"] != now["outcome"] and not differences:
             differences = (f"outcome {record['outcome']} → {now['outcome']}",)
         return Verdict(line, about, DIFFERS if differences else REPRODUCED, outcome=now["outcome"],
