@@ -15,6 +15,7 @@ then loads the knowledge base from its folder and checks it is the same one).
 """
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import os
@@ -224,11 +225,19 @@ def spread(task_list: Iterator[list[Item]], jobs: int, make: Callable[..., Proce
                 processor.close()
         elif forks:
             yield from fork_pool.ordered_map(_work, itertools.chain([first, second], task_list), jobs,
-                                             IN_FLIGHT_PER_JOB, initializer=_start_worker, initargs=(make, args))
+                                             IN_FLIGHT_PER_JOB, initializer=_start_worker, initargs=(make, args),
+                                             on_fewer=functools.partial(_fewer_workers, jobs))
         else:
             yield from _in_spawned_pool(itertools.chain([first, second], task_list), jobs, *spawn)
     finally:
         gc.unfreeze()
+
+
+def _fewer_workers(wanted: int, started: int, error: OSError) -> None:
+    import sys
+
+    sys.stderr.write(f"badges: {started} of {wanted} worker processes could start ({error.strerror or error}); "
+                     f"going on with {started}\n")
 
 
 # A worker process holds one processor for its whole life (set by the pool's initializer).

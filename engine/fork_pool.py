@@ -42,16 +42,20 @@ def available() -> bool:
 
 
 def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int, in_flight: int,
-                initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> Iterator[Any]:
+                initializer: Callable[..., None] | None = None, initargs: tuple = (),
+                on_fewer: Callable[[int, OSError], None] | None = None) -> Iterator[Any]:
     """``function(task)`` for each of ``tasks``, computed by ``jobs`` forked children, yielded in
     task order. Each child is kept up to ``in_flight`` unanswered tasks ahead, and at most
     ``2 * jobs * in_flight`` tasks are sent and not yet yielded (memory stays bounded).
     ``initializer(*initargs)`` runs once in each child first. An exception in a child is
-    raised here, in its task's turn (a ``WorkerError`` if it cannot be pickled).
+    raised here, in its task's turn (a ``WorkerError`` if it cannot be pickled). When the
+    system cannot start all ``jobs`` children (too many processes or open files), the map goes
+    on with those it could, and ``on_fewer(started, error)`` is told.
     """
     if jobs < 1 or in_flight < 1:
         raise ValueError(f"jobs and in_flight must be at least 1, not {jobs} and {in_flight}")
-    workers = _fork_all(jobs, function, initializer, initargs)
+    workers = _fork_all(jobs, function, initializer, initargs, on_fewer)
+    jobs = len(workers)
     # per task sent and not yet yielded, in task order: its worker, or why it could not be sent
     order: deque[_Worker | _Unsent] = deque()
     tasks = iter(tasks)
@@ -214,48 +218,67 @@ class _Worker:
 _PARENT_ENDS: set[int] = set()  # this process's ends of every live pool's pipes: no child keeps them open
 
 
-def _fork_all(jobs: int, function, initializer, initargs) -> list[_Worker]:
-    """Fork the children. Each closes every pipe end this process holds for a pool (its
-    siblings' among them), so that a child sees the end of its task pipe once this process
-    closes it. Ctrl-C is held back while forking: a child ignores it, the parent then gets it."""
-    import signal
+def _fork_all(jobs: int, function, initializer, initargs,
+              on_fewer: Callable[[int, OSError], None] | None) -> list[_Worker]:
+    """Fork the children. When the system runs out of processes, descriptors or memory after
+    some have started, those go on alone (``on_fewer(started, error)`` is told)."""
+    import errno
 
     workers: list[_Worker] = []
-    blocked = hasattr(signal, "pthread_sigmask")
     try:
         for _ in range(jobs):
-            task_read, task_write = os.pipe()
-            result_read, result_write = os.pipe()
-            unowned = [task_read, task_write, result_read, result_write]  # closed here if no worker holds them
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
-                pid = os.fork()
-                if pid == 0:  # the child: never returns, whatever happens
-                    try:
-                        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C: it closes the pipes
-                        for fd in (task_write, result_read, *_PARENT_ENDS):
-                            os.close(fd)
-                        _child(task_read, result_write, function, initializer, initargs)
-                    finally:
-                        os._exit(1)
-                for fd in (task_read, result_write):  # the child's ends
-                    unowned.remove(fd)
-                    os.close(fd)
-                workers.append(_Worker(pid, task_write, result_read))
-                unowned.clear()
-            finally:
-                for fd in unowned:
-                    os.close(fd)
-                if blocked:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            _widen(task_write)
-            _widen(result_read)
+                workers.append(_fork_one(function, initializer, initargs))
+            except OSError as error:
+                if not workers or error.errno not in (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM):
+                    raise
+                if on_fewer is not None:
+                    on_fewer(len(workers), error)
+                break
     except BaseException:
         for worker in workers:
             worker.close(kill=True)
         raise
     return workers
+
+
+def _fork_one(function, initializer, initargs) -> _Worker:
+    """Fork a child with its two pipes. The child closes every pipe end this process holds for
+    a pool (its siblings' among them), so that a child sees the end of its task pipe once this
+    process closes it. Ctrl-C is held back while forking: a child ignores it, the parent then
+    gets it. Whatever fails, no pipe is left open and no child left running."""
+    import signal
+
+    blocked = hasattr(signal, "pthread_sigmask")
+    unowned: list[int] = []  # closed here unless a worker holds them
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        unowned += os.pipe()
+        unowned += os.pipe()
+        task_read, task_write, result_read, result_write = unowned
+        pid = os.fork()
+        if pid == 0:  # the child: never returns, whatever happens
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C: it closes the pipes
+                for fd in (task_write, result_read, *_PARENT_ENDS):
+                    os.close(fd)
+                _child(task_read, result_write, function, initializer, initargs)
+            finally:
+                os._exit(1)
+        for fd in (task_read, result_write):  # the child's ends
+            unowned.remove(fd)
+            os.close(fd)
+        worker = _Worker(pid, task_write, result_read)
+        unowned.clear()
+    finally:
+        for fd in unowned:
+            os.close(fd)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _widen(task_write)
+    _widen(result_read)
+    return worker
 
 
 def _widen(fd: int) -> None:

@@ -239,21 +239,55 @@ def test_no_workers_or_no_tasks_in_flight_is_refused(jobs, in_flight):
         list(fork_pool.ordered_map(abs, range(3), jobs, in_flight))
 
 
-def test_a_fork_that_fails_leaves_no_pipe_open_and_no_worker_behind(forked, monkeypatch):
+def _failing_fork(monkeypatch, failing_call: int) -> list[int]:
+    """os.fork failing as when the system has no process to spare, at its ``failing_call``-th call."""
     real_fork, calls, pids = os.fork, [], []
 
     def fork():
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == failing_call:
             raise BlockingIOError(11, "Resource temporarily unavailable")
         pid = real_fork()
         pids.append(pid)
         return pid
 
-    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     monkeypatch.setattr(os, "fork", fork)
+    return pids
+
+
+def _open_fds() -> int | None:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+
+def test_no_worker_at_all_is_an_error_and_leaves_no_pipe_open(forked, monkeypatch):
+    before = _open_fds()
+    _failing_fork(monkeypatch, 1)
     with pytest.raises(BlockingIOError):
         list(fork_pool.ordered_map(abs, range(3), 2, in_flight=1))
-    if before is not None:
-        assert len(os.listdir("/proc/self/fd")) == before
-    assert _all_reaped(pids) and not fork_pool._PARENT_ENDS  # the one child forked was stopped, its pipes closed
+    assert _open_fds() == before and not fork_pool._PARENT_ENDS
+
+
+def test_fewer_workers_than_asked_go_on_alone_and_say_so(forked, monkeypatch):
+    before = _open_fds()
+    pids = _failing_fork(monkeypatch, 2)
+    told = []
+    results = list(fork_pool.ordered_map(_uneven, range(12), 3, 2, on_fewer=lambda *said: told.append(said)))
+    assert [task for task, _ in results] == list(range(12)) and {pid for _, pid in results} == set(pids)
+    assert [(started, error.errno) for started, error in told] == [(1, 11)]
+    assert _open_fds() == before and _all_reaped(pids)
+
+
+def test_a_batch_says_when_fewer_workers_could_start(cli, tmp_path, monkeypatch):
+    from engine import batch
+    from tests.conftest import MINI_KB
+
+    monkeypatch.setattr(batch, "CHUNK", 4)
+    path = tmp_path / "partners.jsonl"
+    path.write_text("".join(f'{{"kind": "partner", "id": "e{i}", "name": "E {i}", "facts": {{}}}}\n'
+                            for i in range(20)))
+    one = cli("evaluate", path, "--kb", MINI_KB, "--format", "csv", "--jobs", "1")
+    _failing_fork(monkeypatch, 2)
+    fewer = cli("evaluate", path, "--kb", MINI_KB, "--format", "csv", "--jobs", "3")
+    assert (fewer.status, fewer.out) == (0, one.out)
+    assert fewer.err == ("badges: 1 of 3 worker processes could start (Resource temporarily unavailable); "
+                         "going on with 1\n")
