@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
@@ -37,8 +38,13 @@ class WorkerLost(WorkerError):
 
 
 def available() -> bool:
-    """Whether this platform can fork (not Windows; spawned workers go through multiprocessing)."""
-    return hasattr(os, "fork")
+    """Whether workers can be forked: the platform forks (not Windows) and this process runs
+    one thread (a fork copies only the thread that forks: a lock another thread holds would
+    stay locked in the child forever). Otherwise spawned workers go through multiprocessing."""
+    if not hasattr(os, "fork"):
+        return False
+    threading = sys.modules.get("threading")  # not imported: no thread was started through it
+    return threading is None or threading.active_count() == 1
 
 
 def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], jobs: int, in_flight: int,

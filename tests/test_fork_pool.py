@@ -10,7 +10,7 @@ import pytest
 
 from engine import fork_pool
 
-pytestmark = pytest.mark.skipif(not fork_pool.available(), reason="needs os.fork")
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 
 @pytest.fixture(autouse=True)
@@ -291,3 +291,11 @@ def test_a_batch_says_when_fewer_workers_could_start(cli, tmp_path, monkeypatch)
     assert (fewer.status, fewer.out) == (0, one.out)
     assert fewer.err == ("badges: 1 of 3 worker processes could start (Resource temporarily unavailable); "
                          "going on with 1\n")
+
+
+def test_a_process_running_other_threads_does_not_fork(monkeypatch):
+    import threading
+
+    assert fork_pool.available()
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not fork_pool.available()
