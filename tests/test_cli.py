@@ -269,3 +269,18 @@ def test_the_installed_command_ends_with_mains_status_and_all_of_its_output(cli,
                           capture_output=True, text=True, cwd=REPO)
     expected = cli("evaluate", path, "--format", "csv")
     assert (done.returncode, done.stdout, done.stderr) == (status, expected.out, expected.err)
+
+
+@pytest.mark.parametrize("argv", [["why", "examples/partners/crecer.yaml", "client-voice", "--format", "json"],
+                                  ["check", "--format", "json"]])
+def test_a_command_whose_reader_went_away_ends_quietly(argv):
+    """Output built in full and written at the end meets a closed stdout as a stream does: 141, no traceback."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from engine.cli import console_main; console_main()", *argv]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO) as process:
+        process.stdout.close()  # before the command has started: its one write meets a closed pipe
+        err = process.stderr.read()
+        status = process.wait(timeout=60)
+    assert (status, err) == (141, b"")

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         output, status = _module(args.command).run(args)
+        sys.stdout.write(output)
+        sys.stdout.flush()
     except InvalidInput as error:
         sys.stderr.write("".join(d.format() + "\n" for d in error.diagnostics))
         return EXIT_INVALID
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("badges: interrupted\n")
         return 130
-    except BrokenPipeError:  # the reader of stdout went away (`badges evaluate ... | head`): not a defect
+    except BrokenPipeError:  # the reader of stdout went away (`badges ... | head`): not a defect
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
     except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
@@ -90,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"badges: internal error: {type(error).__name__}: {error}\n"
                          "This is a defect in badges, not in your input. Run again with --debug for details.\n")
         return EXIT_INTERNAL
-    sys.stdout.write(output)
-    sys.stdout.flush()
     return status
 
 
