@@ -40,7 +40,8 @@ class WorkerLost(WorkerError):
 def available() -> bool:
     """Whether workers can be forked: the platform forks (not Windows) and this process runs
     one thread (a fork copies only the thread that forks: a lock another thread holds would
-    stay locked in the child forever). Otherwise spawned workers go through multiprocessing."""
+    stay locked in the child forever). Otherwise ``batch.spread`` spawns its workers, or runs
+    everything in this process."""
     if not hasattr(os, "fork"):
         return False
     threading = sys.modules.get("threading")  # not imported: no thread was started through it
@@ -234,7 +235,7 @@ def _fork_all(jobs: int, function, initializer, initargs,
     try:
         for _ in range(jobs):
             try:
-                workers.append(_fork_one(function, initializer, initargs))
+                _fork_one(workers, function, initializer, initargs)
             except OSError as error:
                 if not workers or error.errno not in (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM):
                     raise
@@ -248,11 +249,12 @@ def _fork_all(jobs: int, function, initializer, initargs,
     return workers
 
 
-def _fork_one(function, initializer, initargs) -> _Worker:
-    """Fork a child with its two pipes. The child closes every pipe end this process holds for
-    a pool (its siblings' among them), so that a child sees the end of its task pipe once this
-    process closes it. Ctrl-C is held back while forking: a child ignores it, the parent then
-    gets it. Whatever fails, no pipe is left open and no child left running."""
+def _fork_one(workers: list[_Worker], function, initializer, initargs) -> None:
+    """Fork a child with its two pipes, and add it to ``workers``. The child closes every pipe
+    end this process holds for a pool (its siblings' among them), so that a child sees the end
+    of its task pipe once this process closes it. Ctrl-C is held back while forking, and until
+    the new worker is in ``workers`` (whoever gets the interrupt then stops them all): a child
+    ignores it. Whatever fails, no pipe is left open and no child left running unlisted."""
     import signal
 
     blocked = hasattr(signal, "pthread_sigmask")
@@ -275,22 +277,22 @@ def _fork_one(function, initializer, initargs) -> _Worker:
         for fd in (task_read, result_write):  # the child's ends
             unowned.remove(fd)
             os.close(fd)
-        worker = _Worker(pid, task_write, result_read)
+        workers.append(_Worker(pid, task_write, result_read))
         unowned.clear()
+        _widen(task_write)
+        _widen(result_read)
     finally:
         for fd in unowned:
             os.close(fd)
         if blocked:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _widen(task_write)
-    _widen(result_read)
-    return worker
 
 
 def _widen(fd: int) -> None:
-    """Make a task pipe hold what is in flight (Linux: 1 MiB instead of 64 KiB), so that tasks
-    are written as they are sent: a task left unsent waits until this process next waits for
-    a result, and its worker idles meanwhile."""
+    """Make a pipe hold what is in flight (Linux: 1 MiB instead of 64 KiB): tasks are written
+    as they are sent (a task left unsent waits until this process next waits for an answer,
+    and its worker idles meanwhile), and a worker writes its answers without waiting for this
+    process to read the ones before."""
     try:
         import fcntl
 

@@ -299,3 +299,21 @@ def test_a_process_running_other_threads_does_not_fork(monkeypatch):
     assert fork_pool.available()
     monkeypatch.setattr(threading, "active_count", lambda: 2)
     assert not fork_pool.available()
+
+
+def test_ctrl_c_while_a_worker_is_forked_stops_that_worker_too(monkeypatch):
+    """An interrupt held back during the fork arrives once the new worker is listed: every
+    worker, the new one too, is stopped and reaped, and no pipe end stays registered."""
+    real_fork, pids = os.fork, []
+
+    def fork():
+        pid = real_fork()
+        if pid:  # the parent: Ctrl-C arrives while SIGINT is held back
+            pids.append(pid)
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(KeyboardInterrupt):
+        list(fork_pool.ordered_map(abs, range(4), 2, 1))
+    assert len(pids) == 1 and _all_reaped(pids) and not fork_pool._PARENT_ENDS
