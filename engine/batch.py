@@ -9,9 +9,11 @@ evaluates (on durable_rules, through ``Engine``) and renders them; the main proc
 receives the rendered pieces in input order. A bad entity yields its diagnostics and no
 result; the others are still evaluated.
 
-Worker processes are forked where the platform allows it (``fork_pool``: the knowledge
-base is inherited, not re-read) and spawned elsewhere (``concurrent.futures``: each worker
-then loads the knowledge base from its folder and checks it is the same one).
+Worker processes are forked where the platform allows it and no other thread runs
+(``fork_pool``: the knowledge base is inherited, not re-read), and spawned otherwise
+(``concurrent.futures``: each worker then loads the knowledge base from its folder and
+checks it is the same one); ``diff``, whose workers need two knowledge bases, then runs in
+this process.
 """
 from __future__ import annotations
 
@@ -196,7 +198,7 @@ class Processor(Protocol):
     def close(self) -> None: ...
 
 
-def spread(task_list: Iterator[list[Item]], jobs: int, make: Callable[..., Processor], args: tuple,
+def spread(pending: Iterator[list[Item]], jobs: int, make: Callable[..., Processor], args: tuple,
            spawn: tuple[Callable[..., Processor], tuple] | None = None) -> Iterator[list]:
     """``make(*args).process(task)`` for each task, in task order.
 
@@ -207,11 +209,11 @@ def spread(task_list: Iterator[list[Item]], jobs: int, make: Callable[..., Proce
     """
     from . import fork_pool
 
-    first = next(task_list, None)
+    first = next(pending, None)
     if first is None:
         return
     forks = fork_pool.available()
-    second = next(task_list, None) if jobs > 1 and (forks or spawn) else None
+    second = next(pending, None) if jobs > 1 and (forks or spawn) else None
     # The knowledge base and all else made so far outlive the batch: kept out of the cyclic
     # collector's scans (3% of a batch's time), in this process and in the workers it forks.
     gc.freeze()
@@ -219,16 +221,16 @@ def spread(task_list: Iterator[list[Item]], jobs: int, make: Callable[..., Proce
         if second is None:
             processor = make(*args)
             try:
-                for task in itertools.chain([first], task_list):
+                for task in itertools.chain([first], pending):
                     yield processor.process(task)
             finally:
                 processor.close()
         elif forks:
-            yield from fork_pool.ordered_map(_work, itertools.chain([first, second], task_list), jobs,
+            yield from fork_pool.ordered_map(_work, itertools.chain([first, second], pending), jobs,
                                              IN_FLIGHT_PER_JOB, initializer=_start_worker, initargs=(make, args),
                                              on_fewer=functools.partial(_fewer_workers, jobs))
         else:
-            yield from _in_spawned_pool(itertools.chain([first, second], task_list), jobs, *spawn)
+            yield from _in_spawned_pool(itertools.chain([first, second], pending), jobs, *spawn)
     finally:
         gc.unfreeze()
 
@@ -373,6 +375,11 @@ class UniqueIds:
                         for kind, id_, path, line in self._db.execute("SELECT kind, id, path, line FROM ids")}
         self.close()
         self.SPILL = float("inf")
+
+
+def report_reused_id(collector: Collector, key: tuple[str, str], where: tuple[str, int], earlier: Location) -> None:
+    """BD307 at ``where`` (path, line): the entity id in ``key`` was already used at ``earlier``."""
+    collector.add(Location(*where, 1), "BD307", f"entity id '{key[1]}' is also used by {shown_location(earlier)}")
 
 
 def shown_location(where: Location) -> str:

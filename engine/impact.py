@@ -77,15 +77,19 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, paths: Iterable[st
     ``new_kb``) under both knowledge bases and list what changed. Raises InvalidInput with every
     problem of the input (a file that cannot be read, a bad entity, an id used twice).
 
-    The input is read as it is compared, ``CHUNK`` entities a task; with ``jobs`` > 1 and more
-    than one task, forked worker processes (each inheriting both knowledge bases) load and
-    compare the tasks and send back only what changed. ``advance(n)`` is told of every ``n``
-    entities read (a progress bar)."""
+    A path that is not there stops it before any work. The input is read as it is compared,
+    ``CHUNK`` entities a task; with ``jobs`` > 1 and more than one task, forked worker
+    processes (each inheriting both knowledge bases) load and compare the tasks and send back
+    only what changed; where workers cannot be forked, everything runs in this process.
+    ``advance(n)`` is told of every ``n`` entities read (a progress bar)."""
     from . import batch
     from .diagnostics import Severity
+    from .facts_loader import facts_paths
 
     collector = Collector()
-    items = batch.input_items(paths, new_kb, collector, rows=CHUNK)
+    files = facts_paths(paths, collector)
+    collector.raise_if_errors()  # a mistake on the command line: no work done, as evaluate does
+    items = batch.input_items(files, new_kb, collector, expanded=True, rows=CHUNK)
     changes: list[Change] = []
     dropped: list[tuple[str, tuple[str, ...]]] = []
     count = 0
@@ -102,8 +106,7 @@ def compare(old_kb: m.KnowledgeBase, new_kb: m.KnowledgeBase, paths: Iterable[st
                 count += 1
                 earlier = seen.first_use(key, where)
                 if earlier is not None:
-                    collector.add(Location(*where, 1), "BD307",
-                                  f"entity id '{key[1]}' is also used by {batch.shown_location(earlier)}")
+                    batch.report_reused_id(collector, key, where, earlier)
                     bad = True
                 if bad:
                     continue
@@ -135,13 +138,15 @@ class _Comparer:
     def process(self, task: list) -> list[tuple]:
         """Per entity of the task: ((kind, id), where, problems, what was found) in plain tuples;
         what was found is None for an entity that could not be read, else ((kind, id, name,
-        source), its changes, the facts the old schema cannot hold)."""
+        source) when something changed, its changes, the facts the old schema cannot hold)."""
         from .batch import answers_for
 
         return answers_for(task, self.new_kb, self._found)
 
     def _found(self, entity: m.Entity) -> tuple:
-        return ((entity.kind, entity.id, entity.name, entity.source), *self.compare(entity))
+        changes, lost = self.compare(entity)
+        named = (entity.kind, entity.id, entity.name, entity.source) if changes or lost else None
+        return named, changes, lost
 
     def compare(self, entity: m.Entity) -> tuple[list[tuple], tuple[str, ...]]:
         """(conclusion, name, old outcome, new outcome, node changes) for each outcome of the

@@ -295,9 +295,16 @@ def test_spawned_workers_write_what_one_process_writes(cli, tmp_path, monkeypatc
     path = _jsonl(tmp_path, 12)
     one = cli("evaluate", path, "--kb", MINI_KB, "--format", "csv", "--jobs", "1")
     monkeypatch.setattr(fork_pool, "available", lambda: False)
+    original, pools = batch._in_spawned_pool, []
+
+    def in_spawned_pool(pending, jobs, make, args):
+        pools.append(jobs)
+        yield from original(pending, jobs, make, args)
+
+    monkeypatch.setattr(batch, "_in_spawned_pool", in_spawned_pool)
     spawned = cli("evaluate", path, "--kb", MINI_KB, "--format", "csv", "--jobs", "2")
     assert one.status == 0 and one.out.count("\n") > 12
-    assert spawned == one
+    assert spawned == one and pools == [2]  # spawned workers did it, not this process
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -252,3 +252,30 @@ def test_the_portfolio_is_read_as_it_is_compared_not_all_at_once(world, monkeypa
     assert found.entities == 43 and len(ahead) == 43 and sum(told) == 43  # told.append: the progress bar's advance
     assert sum(c.entity.id.startswith("m") for c in found.changes) == 40  # every copy of amina changes
     assert max(ahead) <= 2 * (2 * jobs * batch.IN_FLIGHT_PER_JOB + 2)  # entities read and not yet answered
+
+
+def test_a_path_that_is_not_there_stops_diff_before_any_work(world, monkeypatch):
+    from engine import impact
+    from engine.diagnostics import InvalidInput
+    from engine.kb_loader import load_knowledge_base
+
+    def no_work(*args):
+        raise AssertionError("nothing should be compared")
+
+    monkeypatch.setattr(impact, "_Comparer", no_work)
+    with pytest.raises(InvalidInput) as caught:
+        impact.compare(load_knowledge_base(world / "old"), load_knowledge_base(world / "new"),
+                       [world / "partners", world / "missing.yaml"], jobs=2)
+    assert [(d.code, d.message) for d in caught.value.diagnostics] == [("BD008", "no such file or folder")]
+
+
+def test_where_workers_cannot_fork_diff_compares_in_this_process(cli, world, monkeypatch):
+    from engine import batch, fork_pool, impact
+
+    raise_women_threshold(world / "new")
+    args = ("diff", world / "old", world / "new", world / "partners", "--format", "json", "--jobs")
+    one = cli(*args, "1")
+    monkeypatch.setattr(impact, "CHUNK", 1)  # three tasks: workers if they could be had
+    monkeypatch.setattr(fork_pool, "available", lambda: False)
+    monkeypatch.setattr(batch, "_in_spawned_pool", None)  # diff has no spawn factory: never called
+    assert cli(*args, "2") == one and one.status == 0 and '"changed": 0' not in one.out

@@ -26,7 +26,7 @@ def run(args) -> tuple[str, int]:
     from functools import partial
 
     from engine import batch, stream_output
-    from engine.diagnostics import Collector, InvalidInput, Location
+    from engine.diagnostics import Collector, InvalidInput
     from engine.facts_loader import facts_paths
 
     from .progress import progress
@@ -60,8 +60,7 @@ def run(args) -> tuple[str, int]:
             pieces = []
             for (key, where, payload), earlier in zip(good, seen.first_uses([g[:2] for g in good])):
                 if earlier is not None:
-                    collector.add(Location(*where, 1), "BD307", f"entity id '{key[1]}' is also used by "
-                                  f"{batch.shown_location(earlier)}")
+                    batch.report_reused_id(collector, key, where, earlier)
                 elif log:
                     log.add(*payload, writer)
                 else:
