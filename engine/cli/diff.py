@@ -25,8 +25,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> tuple[str, int]:
-    import contextlib
-
     from engine.batch import default_jobs, estimate_count
     from engine.impact import checkout_revision, compare
     from engine.kb_cache import load_cached
@@ -54,14 +52,7 @@ def run(args) -> tuple[str, int]:
         # a revision checked out into a scratch folder is read once: not worth a cache entry
         old_kb = load_knowledge_base(old_dir) if args.old_rev else load_cached(old_dir)
         new_kb = load_cached(new_dir)
-        with contextlib.ExitStack() as stack:
-            bar = []  # the progress bar, started once the workers are: its thread must not be forked
-
-            def advance(count: int) -> None:
-                if not bar:
-                    bar.append(stack.enter_context(progress("comparing", lambda: estimate_count(partners))))
-                bar[0](count)
-
+        with progress("comparing", lambda: estimate_count(partners)) as advance:
             impact = compare(old_kb, new_kb, partners, jobs=args.jobs or default_jobs(), advance=advance)
     labels = (old_label, str(new_dir))
     if args.format == "json":

@@ -46,10 +46,9 @@ def run(args) -> tuple[str, int]:
     chunk = LOG_CHUNK if log else None
     stream = batch.evaluate_stream(batch.input_items(files, kb, collector, expanded=True, rows=chunk), kb, render,
                                    jobs=args.jobs or batch.default_jobs(), pack=args.pack, chunk=chunk)
-    first = next(stream, None)  # worker processes start before the progress bar's thread does
     with batch.UniqueIds() as seen, progress("evaluating", lambda: batch.estimate_count(args.paths)) as advance:
         writer = stream_output.writer_for(args.format, kb, sys.stdout)
-        for outcomes in _chained(first, stream):  # a task's outcomes: their ids are checked in one go
+        for outcomes in stream:  # a task's outcomes: their ids are checked in one go
             advance(len(outcomes))
             good = []
             for key, where, diagnostics, payload in outcomes:  # batch.Outcome's fields
@@ -74,12 +73,6 @@ def run(args) -> tuple[str, int]:
     for warning in sorted(collector.items, key=lambda d: d.sort_key()):
         sys.stderr.write(warning.format() + "\n")
     return "", EXIT_OK
-
-
-def _chained(first, rest):
-    if first is not None:
-        yield first
-        yield from rest
 
 
 class _DecisionLog:
