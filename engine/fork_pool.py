@@ -155,8 +155,7 @@ class _Worker:
         return self.unanswered if self.dead is None else float("inf")
 
     def send(self, task: Any) -> None:
-        data = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-        self.unsent.append(memoryview(len(data).to_bytes(_LENGTH, "little") + data))
+        self.unsent.append(memoryview(_message(task)))
         self.unanswered += 1
         self.flush()
 
@@ -311,7 +310,7 @@ def _child(task_fd: int, result_fd: int, function, initializer, initargs) -> Non
             if initializer is not None:
                 initializer(*initargs)
         except BaseException as error:
-            _answer(results, False, _failure(error))
+            _write_all(results, _message((False, _failure(error))))
             raise
         while True:
             head = tasks.read(_LENGTH)
@@ -319,9 +318,9 @@ def _child(task_fd: int, result_fd: int, function, initializer, initargs) -> Non
                 break
             body = tasks.read(int.from_bytes(head, "little"))
             try:
-                data = _message(True, function(pickle.loads(body)))
+                data = _message((True, function(pickle.loads(body))))
             except BaseException as error:  # the task's own failure, or a result that does not pickle
-                data = _message(False, _failure(error))
+                data = _message((False, _failure(error)))
             _write_all(results, data)
     except BaseException:
         status = 1
@@ -329,13 +328,10 @@ def _child(task_fd: int, result_fd: int, function, initializer, initargs) -> Non
         os._exit(status)  # no atexit handlers, no flushing of what the parent had buffered
 
 
-def _message(ok: bool, value: Any) -> bytes:
-    data = pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
+def _message(value: Any) -> bytes:
+    """``value`` as it goes down a pipe, a task or an answer: its pickle, its length first."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return len(data).to_bytes(_LENGTH, "little") + data
-
-
-def _answer(results, ok: bool, value: Any) -> None:
-    _write_all(results, _message(ok, value))
 
 
 def _write_all(pipe, data: bytes) -> None:

@@ -45,10 +45,9 @@ def read_data(read: FactRead | None) -> dict | None:
         data["value"] = _plain(read.value)
     if read.unit is not None:
         data["unit"] = read.unit
-    if read.evidence is not None:
-        evidence = evidence_data(read.evidence)
-        if evidence is not None:
-            data["evidence"] = evidence
+    evidence = evidence_data(read.evidence)
+    if evidence is not None:
+        data["evidence"] = evidence
     return data
 
 
